@@ -1,0 +1,64 @@
+"""The `stt-tracker` command: parity check, checkpoint conversion (and more as they land)."""
+import argparse
+import logging
+import sys
+
+
+def _parity(args: argparse.Namespace) -> int:
+    from stt_tracker_ros.parity import VARIANTS, run_parity
+
+    checks = run_parity(args.fixture, tuple(args.variants or VARIANTS))
+    print(f'{"variant":8s} {"item":28s} {"max abs error":>14s} {"tolerance":>10s}  result')
+    for check in checks:
+        print(f'{check.variant:8s} {check.item:28s} {check.max_abs_error:14.3e} '
+              f'{check.tolerance:10.1e}  {"ok" if check.passed else "FAIL"}')
+    failed = [c for c in checks if not c.passed]
+    print(f'parity: {len(checks) - len(failed)} ok, {len(failed)} failed')
+    return 1 if failed or not checks else 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from stt_tracker_ros.model.checkpoint import convert_to_safetensors
+
+    model = convert_to_safetensors(args.source, args.target, args.variant)
+    print(f'wrote {args.target} (STARK-{model.config.name.upper()})')
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per job."""
+    parser = argparse.ArgumentParser(prog='stt-tracker', description=__doc__)
+    parser.add_argument('-v', '--verbose', action='store_true', help='log at debug level')
+    commands = parser.add_subparsers(dest='command', required=True)
+
+    parity = commands.add_parser('parity', help='compare our STARK with a reference fixture')
+    parity.add_argument('fixture', help='stark_parity.npz made with the official code')
+    parity.add_argument('--variants', nargs='+', choices=('s50', 'st50', 'st101'),
+                        help='model variants to check (default: all in the fixture)')
+    parity.set_defaults(run=_parity)
+
+    convert = commands.add_parser('convert', help='official checkpoint -> safetensors')
+    convert.add_argument('source', help='official .pth.tar, a state dict, or safetensors')
+    convert.add_argument('target', help='output .safetensors (variant kept in its metadata)')
+    convert.add_argument('--variant', choices=('s50', 'st50', 'st101'),
+                         help='check the file against this variant (default: inferred)')
+    convert.set_defaults(run=_convert)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `stt-tracker`; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format='%(levelname)s %(name)s: %(message)s')
+    from stt_tracker_ros.model.checkpoint import CheckpointError
+
+    try:
+        return args.run(args)
+    except (CheckpointError, FileNotFoundError) as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Model variants and tracker settings as frozen dataclasses; YAML overrides reject unknown keys."""
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of one STARK network. Defaults are STARK-ST50 (researchmm/Stark stark_st2 baseline)."""
+
+    name: str = 'st50'
+    backbone_layers: tuple[int, int, int] = (3, 4, 6)  # bottleneck blocks in layer1..layer3
+    hidden_dim: int = 256          # transformer width, `bottleneck` output channels
+    num_heads: int = 8
+    encoder_layers: int = 6
+    decoder_layers: int = 6
+    ffn_dim: int = 2048
+    dropout: float = 0.1           # training only
+    head_channels: int = 256       # corner head width (halves at each of its 4 conv layers)
+    score_head: bool = True        # STARK-ST: 3-layer MLP on the decoder output
+    num_templates: int = 2         # initial + dynamic (ST); 1 for STARK-S
+    template_size: int = 128       # template crop side in pixels
+    search_size: int = 320         # search crop side in pixels
+    stride: int = 16               # backbone output stride
+
+    @property
+    def search_feat_size(self) -> int:
+        """Side of the search feature map (20 for a 320 px crop)."""
+        return self.search_size // self.stride
+
+
+VARIANTS: dict[str, ModelConfig] = {
+    's50': ModelConfig(name='s50', score_head=False, num_templates=1),
+    'st50': ModelConfig(name='st50'),
+    'st101': ModelConfig(name='st101', backbone_layers=(3, 4, 23)),
+}
+
+
+def model_config(variant: str) -> ModelConfig:
+    """Return the configuration of a published variant ('s50', 'st50' or 'st101')."""
+    try:
+        return VARIANTS[variant.lower()]
+    except KeyError:
+        raise ValueError(f'unknown STARK variant {variant!r}; expected one of '
+                         f'{sorted(VARIANTS)}') from None
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Per-frame tracking logic. Crop settings follow the official test parameters."""
+
+    template_factor: float = 2.0   # template crop side / sqrt(target area)
+    template_size: int = 128
+    search_factor: float = 5.0     # search crop side / sqrt(target area)
+    search_size: int = 320
+    update_interval: int = 200     # frames between dynamic-template refreshes (paper: 200)
+    update_threshold: float = 0.5  # refresh only when the confidence is above this (paper: 0.5)
+    lost_threshold: float = 0.5    # confidence below this counts towards LOST
+    lost_patience: int = 3         # consecutive low-confidence frames before LOST
+
+    def __post_init__(self) -> None:
+        if self.template_factor <= 0 or self.search_factor <= 0:
+            raise ValueError('crop factors must be positive')
+        if self.update_interval < 1 or self.lost_patience < 1:
+            raise ValueError('update_interval and lost_patience must be at least 1')
+        for name in ('update_threshold', 'lost_threshold'):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f'{name} must lie in [0, 1]')
+
+
+Config = TypeVar('Config', ModelConfig, TrackerConfig)
+
+
+def override(config: Config, values: dict[str, Any]) -> Config:
+    """Return `config` with `values` applied; unknown keys raise ValueError."""
+    known = {f.name for f in fields(config)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f'unknown {type(config).__name__} keys: {unknown}')
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return replace(config, **values)
+
+
+def load_yaml_overrides(config: Config, path: str | Path) -> Config:
+    """Apply the mapping stored in a YAML file to `config` (see `override`)."""
+    with open(path, encoding='utf-8') as stream:
+        values = yaml.safe_load(stream) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f'{path}: expected a mapping of overrides')
+    return override(config, values)

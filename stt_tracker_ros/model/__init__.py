@@ -1,0 +1,1 @@
+"""STARK network modules; nothing here knows about frames, crops or ROS."""

@@ -1,0 +1,95 @@
+"""STARK-S / STARK-ST: backbone + transformer + corner head (+ score head), built from a config.
+
+Parameter names equal the official ones (researchmm/Stark), so official checkpoints load strictly.
+"""
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stt_tracker_ros.config import ModelConfig
+from stt_tracker_ros.model.backbone import build_backbone
+from stt_tracker_ros.model.heads import CornerHead, ScoreHead
+from stt_tracker_ros.model.position_encoding import sine_position_encoding
+from stt_tracker_ros.model.transformer import Transformer
+
+
+class Tokens(NamedTuple):
+    """One image's features flattened for the transformer."""
+
+    feat: torch.Tensor  # [HW, B, C] after the 1x1 bottleneck
+    mask: torch.Tensor  # [B, HW] bool, True where the cell is padding
+    pos: torch.Tensor   # [HW, B, C] sine position encoding
+
+
+class StarkOutput(NamedTuple):
+    """Outputs of the search branch."""
+
+    boxes: torch.Tensor                  # [B, 4] (cx, cy, w, h) normalised to the search crop
+    logits: torch.Tensor | None          # [B] target-present logit (ST), None for STARK-S
+    hs: torch.Tensor                     # [B, C] decoder output
+
+
+class Stark(nn.Module):
+    """The STARK network. Call `encode` per image and `decode` on [templates..., search]."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        dim = config.hidden_dim
+        # Registration order matches the official state dict.
+        self.backbone = build_backbone(config.backbone_layers)
+        self.transformer = Transformer(dim, config.num_heads, config.encoder_layers,
+                                       config.decoder_layers, config.ffn_dim, config.dropout)
+        self.box_head = CornerHead(dim, config.head_channels, config.search_feat_size,
+                                   config.stride)
+        self.query_embed = nn.Embedding(1, dim)
+        self.bottleneck = nn.Conv2d(self.backbone[0].body.out_channels, dim, 1)
+        self.cls_head = ScoreHead(dim) if config.score_head else None
+
+    def encode(self, image: torch.Tensor, mask: torch.Tensor) -> Tokens:
+        """Backbone, bottleneck and position encoding of one crop.
+
+        Args:
+            image: [B, 3, H, W] normalised RGB (ImageNet mean/std), the model's dtype.
+            mask: [B, H, W] bool, True on padded pixels.
+        """
+        feat = self.backbone[0](image)  # [B, 1024, H/16, W/16]
+        # Nearest down-sampling: cell (i, j) takes pixel (16i, 16j), as the official code does.
+        small = F.interpolate(mask[None].float(), size=feat.shape[-2:]).to(torch.bool)[0]
+        pos = sine_position_encoding(small, self.config.hidden_dim).to(feat.dtype)
+        feat = self.bottleneck(feat)
+        return Tokens(feat.flatten(2).permute(2, 0, 1), small.flatten(1),
+                      pos.flatten(2).permute(2, 0, 1))
+
+    def decode(self, templates: Sequence[Tokens], search: Tokens) -> StarkOutput:
+        """Transformer and heads on the concatenated tokens; the search tokens come last."""
+        parts = [*templates, search]
+        feat = torch.cat([t.feat for t in parts], dim=0)   # [L, B, C]
+        mask = torch.cat([t.mask for t in parts], dim=1)   # [B, L]
+        pos = torch.cat([t.pos for t in parts], dim=0)     # [L, B, C]
+        memory, hs = self.transformer(feat, mask, pos, self.query_embed.weight)
+        hs = hs[0]                                         # [B, C] (one query)
+        search_len = search.feat.shape[0]
+        tokens = memory[-search_len:].permute(1, 0, 2)     # [B, HW, C]
+        # Re-weight each search token by its raw dot product with the decoder output.
+        similarity = torch.bmm(tokens, hs.unsqueeze(2))    # [B, HW, 1]
+        fused = (tokens * similarity).permute(0, 2, 1)     # [B, C, HW]
+        size = self.config.search_feat_size
+        corners = self.box_head(fused.reshape(fused.shape[0], -1, size, size))
+        x1, y1, x2, y2 = corners.unbind(1)
+        boxes = torch.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), dim=1)
+        logits = None if self.cls_head is None else self.cls_head(hs)[:, 0]
+        return StarkOutput(boxes, logits, hs)
+
+    def forward(self, templates: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                search: tuple[torch.Tensor, torch.Tensor]) -> StarkOutput:
+        """Full forward for training: lists of (image, mask) for templates, one for search."""
+        return self.decode([self.encode(*t) for t in templates], self.encode(*search))
+
+
+def build_stark(config: ModelConfig) -> Stark:
+    """Build an untrained STARK network for `config` (random init as in the official code)."""
+    return Stark(config)

@@ -1,0 +1,157 @@
+"""Parity check against a fixture produced with the official STARK code.
+
+The fixture (see shared/fixtures/README.md) stores inputs and outputs of the reference model for
+weights generated from each tensor's name; we regenerate the same weights, run our model and
+tracker and report the largest absolute differences.
+"""
+import math
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from stt_tracker_ros.config import TrackerConfig, model_config
+from stt_tracker_ros.model.stark import Stark, build_stark
+from stt_tracker_ros.tracking.crop import Crop, to_model_input
+from stt_tracker_ros.tracking.tracker import StarkTracker
+
+VARIANTS = ('s50', 'st50', 'st101')
+# Model outputs must agree to 1e-4; features are stored in float16 by the fixture, so they are
+# compared at float16 resolution (relative to their magnitude), for diagnosis only.
+TOLERANCE = {'pred_boxes': 1e-4, 'pred_logits': 1e-4, 'hs': 1e-3,
+             'tracker_boxes_px': 0.1, 'tracker_conf': 1e-4}
+
+
+def named_weight(name: str, shape: tuple[int, ...], salt: int) -> torch.Tensor:
+    """The fixture's deterministic weight for one state-dict entry."""
+    generator = torch.Generator().manual_seed((zlib.crc32(name.encode()) + salt) % 2 ** 63)
+    if name.endswith('num_batches_tracked'):
+        return torch.zeros(shape, dtype=torch.long)
+    if name.endswith('running_var'):
+        return 0.5 + torch.rand(shape, generator=generator)
+    if name.endswith('running_mean'):
+        return 0.1 * torch.randn(shape, generator=generator)
+    if len(shape) <= 1 and name.endswith('weight'):
+        return 1.0 + 0.1 * torch.randn(shape, generator=generator)
+    if len(shape) <= 1:
+        return 0.02 * torch.randn(shape, generator=generator)
+    return torch.randn(shape, generator=generator) / math.sqrt(math.prod(shape[1:]))
+
+
+def fixture_model(variant: str, salt: int, keys: list[str] | None = None) -> Stark:
+    """Build `variant` with the fixture's named weights, loaded strictly (float32, CPU)."""
+    model = build_stark(model_config(variant))
+    state = model.state_dict()
+    if keys is not None and list(keys) != list(state):
+        raise ValueError(f'{variant}: fixture key list differs from the model\'s state dict')
+    weights = {name: named_weight(name, tuple(t.shape), salt) for name, t in state.items()}
+    model.load_state_dict(weights, strict=True)
+    return model.eval()
+
+
+@dataclass
+class Check:
+    """One compared quantity."""
+
+    variant: str
+    item: str
+    max_abs_error: float
+    tolerance: float
+    enforced: bool = True
+
+    @property
+    def passed(self) -> bool:
+        """True when within tolerance (or not enforced)."""
+        return not self.enforced or self.max_abs_error <= self.tolerance
+
+
+def _max_error(ours: torch.Tensor | np.ndarray, reference: np.ndarray) -> float:
+    ours = ours.detach().double().cpu().numpy() if torch.is_tensor(ours) else ours
+    return float(np.abs(np.asarray(ours, np.float64).reshape(reference.shape)
+                        - reference.astype(np.float64)).max())
+
+
+def _model_input(data, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return to_model_input(Crop(data[f'{prefix}/image'], data[f'{prefix}/mask'], 1.0))
+
+
+@torch.inference_mode()
+def check_model(data, variant: str) -> list[Check]:
+    """Compare template/search features, decoder output, boxes and logits of one variant."""
+    salt = int(data['salt'])
+    model = fixture_model(variant, salt, [str(k) for k in data[f'{variant}/keys']])
+    checks = []
+    templates = []
+    for index in range(model.config.num_templates):
+        prefix = f'{variant}/template{index}'
+        tokens = model.encode(*_model_input(data, prefix))
+        templates.append(tokens)
+        checks.append(_feature_check(variant, f'template{index}/feat', tokens.feat,
+                                     data[f'{prefix}/feat']))
+    search_index = 0
+    while f'{variant}/search{search_index}/image' in data:
+        prefix = f'{variant}/search{search_index}'
+        tokens = model.encode(*_model_input(data, prefix))
+        for field in ('feat', 'pos'):
+            checks.append(_feature_check(variant, f'search{search_index}/{field}',
+                                         getattr(tokens, field), data[f'{prefix}/{field}']))
+        output = model.decode(templates, tokens)
+        checks.append(Check(variant, f'search{search_index}/hs',
+                            _max_error(output.hs, data[f'{prefix}/hs']), TOLERANCE['hs']))
+        checks.append(Check(variant, f'search{search_index}/pred_boxes',
+                            _max_error(output.boxes, data[f'{prefix}/pred_boxes']),
+                            TOLERANCE['pred_boxes']))
+        if f'{prefix}/pred_logits' in data:
+            checks.append(Check(variant, f'search{search_index}/pred_logits',
+                                _max_error(output.logits, data[f'{prefix}/pred_logits']),
+                                TOLERANCE['pred_logits']))
+        search_index += 1
+    return checks
+
+
+def _feature_check(variant: str, item: str, ours: torch.Tensor, reference: np.ndarray) -> Check:
+    """Features are stored as float16: allow its rounding (2**-10 relative) plus a margin."""
+    scale = float(np.abs(reference.astype(np.float32)).max())
+    return Check(variant, item, _max_error(ours, reference), 2e-3 * max(scale, 1.0))
+
+
+def fixture_frames(data) -> list[np.ndarray]:
+    """Decode the fixture's PNG frames (already RGB)."""
+    blob, offsets = data['tracker/frames_png'], data['tracker/frames_png_offsets']
+    return [cv2.imdecode(blob[offsets[k]:offsets[k + 1]], cv2.IMREAD_UNCHANGED)
+            for k in range(len(offsets) - 1)]
+
+
+def check_tracker(data, variant: str = 'st50') -> list[Check]:
+    """Run our tracker over the fixture's frames with the official logic (no lost state)."""
+    model = fixture_model(variant, int(data['salt']))
+    config = TrackerConfig(update_interval=int(data['tracker/update_interval']),
+                           lost_threshold=0.0)
+    tracker = StarkTracker(model, config)
+    frames = fixture_frames(data)
+    tracker.initialize(frames[0], data['tracker/init_box'])
+    boxes, confidences = [list(data['tracker/init_box'])], [1.0]
+    for frame in frames[1:]:
+        result = tracker.track(frame)
+        boxes.append(list(result.box_xywh))
+        confidences.append(result.confidence)
+    return [Check(variant, 'tracker/boxes_px', _max_error(np.array(boxes), data['tracker/boxes']),
+                  TOLERANCE['tracker_boxes_px']),
+            Check(variant, 'tracker/conf', _max_error(np.array(confidences), data['tracker/conf']),
+                  TOLERANCE['tracker_conf'])]
+
+
+def run_parity(path: str | Path, variants: tuple[str, ...] = VARIANTS) -> list[Check]:
+    """All model-level checks of `variants` found in the fixture, then the tracker check."""
+    with np.load(path) as archive:
+        data = {key: archive[key] for key in archive.files}
+    checks = []
+    for variant in variants:
+        if f'{variant}/keys' in data:
+            checks += check_model(data, variant)
+    if 'tracker/init_box' in data:
+        checks += check_tracker(data)
+    return checks

@@ -1,0 +1,1 @@
+"""Per-frame tracking logic: image array and box in, TrackResult out."""

@@ -1,0 +1,69 @@
+"""Square crops around a box with zero padding and a padding mask, as the official tracker does."""
+import math
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+import torch
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Crop(NamedTuple):
+    """A resized square crop of a frame."""
+
+    patch: np.ndarray      # [S, S, 3] uint8 RGB
+    mask: np.ndarray       # [S, S] bool, True where any padding reached the resized pixel
+    resize_factor: float   # output side / crop side in frame pixels
+
+
+def crop_window(box_xywh, factor: float) -> tuple[int, int, int]:
+    """Integer window (x1, y1, side) of the crop of `factor` * sqrt(area) centred on the box.
+
+    Python's round() (half to even) is used on purpose: it is what the reference code does.
+    """
+    x, y, w, h = (float(v) for v in box_xywh)
+    side = math.ceil(math.sqrt(w * h) * factor)
+    if side < 1:
+        raise ValueError(f'box {box_xywh} is too small to crop')
+    return round(x + 0.5 * w - side * 0.5), round(y + 0.5 * h - side * 0.5), side
+
+
+def crop_and_resize(frame: np.ndarray, box_xywh, factor: float, output_size: int) -> Crop:
+    """Crop a square of `factor` times the box's geometric-mean side, pad with zeros, resize.
+
+    Args:
+        frame: [H, W, 3] uint8 RGB.
+        box_xywh: (x, y, w, h) in frame pixels; the crop is centred on its centre.
+        factor: crop side relative to sqrt(w * h).
+        output_size: side of the returned patch.
+    """
+    height, width = frame.shape[:2]
+    x1, y1, side = crop_window(box_xywh, factor)
+    x2, y2 = x1 + side, y1 + side
+    # The right/bottom padding is one pixel wider than needed when the window reaches the
+    # border: the reference code does this, and the model was trained with it.
+    pad_left, pad_top = max(0, -x1), max(0, -y1)
+    pad_right, pad_bottom = max(x2 - width + 1, 0), max(y2 - height + 1, 0)
+    inside = frame[y1 + pad_top:y2 - pad_bottom, x1 + pad_left:x2 - pad_right]
+    if inside.size == 0:
+        raise ValueError(f'crop window of box {box_xywh} lies outside the {width}x{height} frame')
+    padded = cv2.copyMakeBorder(inside, pad_top, pad_bottom, pad_left, pad_right,
+                                cv2.BORDER_CONSTANT)
+    mask = np.ones(padded.shape[:2], dtype=np.float64)
+    mask[pad_top:padded.shape[0] - pad_bottom, pad_left:padded.shape[1] - pad_right] = 0
+    patch = cv2.resize(padded, (output_size, output_size))
+    mask = cv2.resize(mask, (output_size, output_size)).astype(bool)
+    return Crop(patch, mask, output_size / side)
+
+
+def to_model_input(crop: Crop, device: torch.device | str = 'cpu',
+                   dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalise a crop to the network's input: ([1, 3, S, S] image, [1, S, S] bool mask)."""
+    image = torch.from_numpy(crop.patch).to(device).permute(2, 0, 1).float().div_(255.0)
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(3, 1, 1)
+    image = ((image - mean) / std).unsqueeze(0).to(dtype)
+    mask = torch.from_numpy(crop.mask).to(device).unsqueeze(0)
+    return image, mask

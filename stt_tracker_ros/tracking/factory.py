@@ -1,0 +1,65 @@
+"""Build a ready-to-use tracker from a checkpoint path, a device name and a precision."""
+import logging
+from pathlib import Path
+
+import torch
+
+from stt_tracker_ros.config import TrackerConfig, model_config
+from stt_tracker_ros.model.checkpoint import CheckpointError, load_stark
+from stt_tracker_ros.model.stark import build_stark
+from stt_tracker_ros.tracking.tracker import StarkTracker
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / 'weights' / 'default.safetensors'
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; an explicit CUDA device must exist."""
+    if device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    resolved = torch.device(device)
+    if resolved.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f'device {device!r} requested but CUDA is not available')
+    return resolved
+
+
+def resolve_dtype(device: torch.device, half: bool) -> torch.dtype:
+    """Half precision is float16 on CUDA and bfloat16 on the CPU (which lacks fast float16)."""
+    if not half:
+        return torch.float32
+    return torch.float16 if device.type == 'cuda' else torch.bfloat16
+
+
+def build_tracker(checkpoint: str | None, variant: str | None = None, device: str = 'auto',
+                  half: bool = False, config: TrackerConfig | None = None,
+                  random_weights: bool = False) -> StarkTracker:
+    """Load a STARK model and wrap it in a tracker.
+
+    Args:
+        checkpoint: checkpoint file; None or '' means the default model shipped in the package.
+        variant: 's50', 'st50', 'st101'; inferred from the checkpoint when None.
+        device: 'auto', 'cpu', 'cuda', 'cuda:1', ...
+        half: run in float16 (CUDA) / bfloat16 (CPU).
+        config: tracking settings (defaults of TrackerConfig when None).
+        random_weights: build `variant` (default 'st50') untrained, for plumbing demos and tests.
+
+    Raises:
+        CheckpointError: the checkpoint (or the default model) is missing or unusable.
+        ValueError: unknown variant or unavailable device.
+    """
+    torch_device = resolve_device(device)
+    if random_weights:
+        log.warning('STARK-%s with RANDOM weights: boxes are meaningless',
+                    (variant or 'st50').upper())
+        model = build_stark(model_config(variant or 'st50'))
+    else:
+        if not checkpoint:
+            if not DEFAULT_CHECKPOINT.is_file():
+                raise CheckpointError(
+                    f'{DEFAULT_CHECKPOINT}: no checkpoint configured and no default model is '
+                    'installed; set `checkpoint` to an official STARK file (see README)')
+            checkpoint = str(DEFAULT_CHECKPOINT)
+        model = load_stark(checkpoint, variant)
+    model = model.to(torch_device, resolve_dtype(torch_device, half))
+    return StarkTracker(model, config)

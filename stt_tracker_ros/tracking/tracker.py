@@ -1,0 +1,143 @@
+"""STARK tracking loop: template from the init box, search crop per frame, dynamic template, lost state."""
+import logging
+
+import numpy as np
+import torch
+
+from stt_tracker_ros.config import TrackerConfig
+from stt_tracker_ros.model.stark import Stark, Tokens
+from stt_tracker_ros.tracking.boxes import BoxXYWH, clip_box, crop_box_to_frame, validate_init_box
+from stt_tracker_ros.tracking.crop import crop_and_resize, to_model_input
+from stt_tracker_ros.tracking.result import (
+    InvalidFrameError, TrackResult, TrackState)
+
+log = logging.getLogger(__name__)
+
+
+def check_frame(frame: np.ndarray) -> tuple[int, int]:
+    """Return (height, width) of an HxWx3 uint8 frame, or raise InvalidFrameError."""
+    if not isinstance(frame, np.ndarray):
+        raise InvalidFrameError(f'frame must be a numpy array, got {type(frame).__name__}')
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise InvalidFrameError(
+            f'frame must be HxWx3 uint8 RGB, got shape {frame.shape} dtype {frame.dtype}')
+    if frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise InvalidFrameError(f'frame is empty: shape {frame.shape}')
+    return frame.shape[0], frame.shape[1]
+
+
+class StarkTracker:
+    """Follows one target given by a box on the first frame.
+
+    The logic equals the official STARK-ST tracker (researchmm/Stark, lib/test/tracker/stark_st.py)
+    while the target is TRACKING. On top of it: after `lost_patience` consecutive frames below
+    `lost_threshold` the state becomes LOST, the search region returns to the last confident box
+    and stays there until the confidence comes back.
+    """
+
+    def __init__(self, model: Stark, config: TrackerConfig | None = None):
+        self.model = model.eval()
+        self.config = config or TrackerConfig()
+        if self.config.search_size != model.config.search_size:
+            raise ValueError(f'tracker search_size {self.config.search_size} differs from the '
+                             f'model\'s {model.config.search_size}')
+        parameter = next(model.parameters())
+        self.device, self.dtype = parameter.device, parameter.dtype
+        self.reset()
+
+    @property
+    def state(self) -> TrackState:
+        """IDLE before `initialize` and after `reset`; TRACKING or LOST otherwise."""
+        return self._state
+
+    def reset(self) -> None:
+        """Forget the target."""
+        self._state = TrackState.IDLE
+        self._templates: list[Tokens] = []
+        self._box: BoxXYWH | None = None
+        self._confident_box: BoxXYWH | None = None
+        self._frame_shape: tuple[int, int] | None = None
+        self._frame_index = 0
+        self._low_confidence_frames = 0
+
+    @torch.inference_mode()
+    def initialize(self, frame: np.ndarray, box_xywh) -> None:
+        """Start tracking the object inside `box_xywh` (x, y, w, h pixels) on `frame` (HxWx3 RGB).
+
+        Raises:
+            InvalidFrameError, InvalidBoxError: the track is left as it was.
+        """
+        height, width = check_frame(frame)
+        box = validate_init_box(box_xywh, height, width)
+        template = self._encode(frame, box, self.config.template_factor,
+                                self.config.template_size)[0]
+        self.reset()
+        self._templates = [template] * self.model.config.num_templates
+        self._box = self._confident_box = box
+        self._frame_shape = (height, width)
+        self._state = TrackState.TRACKING
+        log.info('initialised on box %s', tuple(round(v, 1) for v in box))
+
+    @torch.inference_mode()
+    def track(self, frame: np.ndarray) -> TrackResult:
+        """Locate the target in the next frame.
+
+        Raises:
+            RuntimeError: not initialised.
+            InvalidFrameError: bad frame, or its size differs from the init frame; the track is
+                left unchanged.
+        """
+        if self._state == TrackState.IDLE:
+            raise RuntimeError('track() called before initialize()')
+        if check_frame(frame) != self._frame_shape:
+            raise InvalidFrameError(f'frame size changed from {self._frame_shape} to '
+                                    f'{frame.shape[:2]} mid-track; re-initialise')
+        anchor = self._confident_box if self._state == TrackState.LOST else self._box
+        search, side = self._encode(frame, anchor, self.config.search_factor,
+                                    self.config.search_size)
+        output = self.model.decode(self._templates, search)
+        values = output.boxes[0].float()
+        if output.logits is not None:
+            values = torch.cat((values, output.logits[:1].float().sigmoid()))
+        values = values.tolist()  # the one host-device sync of the frame
+        confidence = values[4] if len(values) == 5 else 1.0
+        box_crop = tuple(v * side for v in values[:4])
+        box = clip_box(crop_box_to_frame(box_crop, anchor, side), *self._frame_shape)
+        self._frame_index += 1
+        self._update_state(box, confidence)
+        updated = self._maybe_update_template(frame, confidence)
+        return TrackResult(box, confidence, self._state, updated, self._frame_index)
+
+    def _update_state(self, box: BoxXYWH, confidence: float) -> None:
+        confident = confidence >= self.config.lost_threshold
+        if confident:
+            if self._state == TrackState.LOST:
+                log.info('target re-acquired (confidence %.2f)', confidence)
+            self._low_confidence_frames = 0
+            self._state = TrackState.TRACKING
+            self._confident_box = box
+        else:
+            self._low_confidence_frames += 1
+            if (self._state == TrackState.TRACKING
+                    and self._low_confidence_frames >= self.config.lost_patience):
+                log.info('target lost (confidence %.2f)', confidence)
+                self._state = TrackState.LOST
+        if self._state == TrackState.TRACKING:
+            self._box = box
+
+    def _maybe_update_template(self, frame: np.ndarray, confidence: float) -> bool:
+        if (len(self._templates) < 2 or self._state != TrackState.TRACKING
+                or self._frame_index % self.config.update_interval != 0
+                or not confidence > self.config.update_threshold):
+            return False
+        self._templates[1] = self._encode(frame, self._box, self.config.template_factor,
+                                          self.config.template_size)[0]
+        return True
+
+    def _encode(self, frame: np.ndarray, box: BoxXYWH, factor: float,
+                size: int) -> tuple[Tokens, float]:
+        """Crop around `box`, run the backbone; returns the tokens and the crop side in pixels."""
+        crop = crop_and_resize(frame, box, factor, size)
+        image, mask = to_model_input(crop, self.device, self.dtype)
+        return self.model.encode(image, mask), size / crop.resize_factor
+

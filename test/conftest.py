@@ -1,0 +1,12 @@
+"""Shared pytest fixtures."""
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / 'fixtures'
+
+
+@pytest.fixture(scope='session')
+def parity_fixture_path() -> Path:
+    """The official-code parity fixture copied into the repository."""
+    return FIXTURES / 'stark_parity.npz'

@@ -1,0 +1,139 @@
+"""Checkpoint loading: official layout, plain state dict, safetensors, and every bad-file case."""
+import os
+import sys
+import types
+
+import pytest
+import torch
+
+from stt_tracker_ros.cli import main
+from stt_tracker_ros.model.checkpoint import (
+    CheckpointError, load_stark, read_checkpoint, save_safetensors)
+from stt_tracker_ros.parity import fixture_model
+
+
+@pytest.fixture(scope='module')
+def st50():
+    return fixture_model('st50', salt=5)
+
+
+def _same_weights(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return list(sa) == list(sb) and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _official_file(model, path, side_effect_file):
+    """Save like the official trainer: `net` beside pickled objects of the training code."""
+    module = types.ModuleType('ltr_admin_settings')
+
+    class Settings:
+        def __setstate__(self, state):  # would run if the loader imported this class
+            side_effect_file.write_text('executed')
+
+    Settings.__module__, Settings.__qualname__ = module.__name__, 'Settings'
+    module.Settings = Settings
+    sys.modules[module.__name__] = module
+    try:
+        settings = Settings()
+        settings.batch = 16
+        torch.save({'epoch': 50, 'net_type': 'STARKST', 'net': model.state_dict(),
+                    'settings': settings, 'stats': {'loss': [1.0]}}, path)
+    finally:
+        del sys.modules[module.__name__]
+
+
+def test_official_layout_loads_without_running_pickled_code(st50, tmp_path):
+    marker = tmp_path / 'side_effect'
+    path = tmp_path / 'STARKST_ep0050.pth.tar'
+    _official_file(st50, path, marker)
+    loaded = load_stark(path)
+    assert loaded.config.name == 'st50'
+    assert _same_weights(loaded, st50)
+    assert not marker.exists()
+
+
+def test_plain_state_dict_and_safetensors_round_trip(st50, tmp_path):
+    plain = tmp_path / 'plain.pth'
+    torch.save(st50.state_dict(), plain)
+    assert _same_weights(load_stark(plain, 'st50'), st50)
+    converted = tmp_path / 'st50.safetensors'
+    assert main(['convert', str(plain), str(converted)]) == 0
+    _, metadata = read_checkpoint(converted)
+    assert metadata['variant'] == 'st50'
+    assert _same_weights(load_stark(converted), st50)  # no variant flag needed
+
+
+def test_variant_inferred_from_keys(tmp_path):
+    s50 = fixture_model('s50', salt=1)
+    path = tmp_path / 'STARKS_ep0500.pth.tar'
+    torch.save({'net': s50.state_dict()}, path)
+    assert load_stark(path).config.name == 's50'
+
+
+def test_missing_file_is_named(tmp_path):
+    path = tmp_path / 'nowhere.pth.tar'
+    with pytest.raises(CheckpointError, match='nowhere.pth.tar.*not found'):
+        load_stark(path)
+
+
+@pytest.mark.parametrize('suffix', ['.pth.tar', '.safetensors'])
+def test_truncated_file_is_named(st50, tmp_path, suffix):
+    whole = tmp_path / f'whole{suffix}'
+    if suffix == '.safetensors':
+        save_safetensors(st50, whole)
+    else:
+        torch.save({'net': st50.state_dict()}, whole)
+    cut = tmp_path / f'cut{suffix}'
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match=f'cut{suffix}'):
+        load_stark(cut)
+
+
+def test_wrong_variant_lists_the_keys(st50, tmp_path):
+    path = tmp_path / 'st50.safetensors'
+    save_safetensors(st50, path)
+    with pytest.raises(CheckpointError, match=r'STARK-S50: 6 unexpected keys: cls_head'):
+        load_stark(path, 's50')
+    with pytest.raises(CheckpointError, match=r'STARK-ST101: 255 missing keys: .*layer3\.6'):
+        load_stark(path, 'st101')
+
+
+def test_misshaped_keys_are_listed(st50, tmp_path):
+    state = st50.state_dict()
+    state['query_embed.weight'] = torch.zeros(2, 256)
+    path = tmp_path / 'bad_shape.pth'
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=r'mis-shaped keys: query_embed.weight \(2, 256\)'):
+        load_stark(path)
+
+
+@pytest.mark.parametrize('content', [b'not a checkpoint at all', b''])
+def test_garbage_is_rejected(tmp_path, content):
+    path = tmp_path / 'garbage.pth.tar'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match='garbage.pth.tar'):
+        load_stark(path)
+
+
+def test_checkpoint_without_state_dict_is_rejected(tmp_path):
+    path = tmp_path / 'list.pth'
+    torch.save([1, 2, 3], path)
+    with pytest.raises(CheckpointError, match='holds no state dict'):
+        load_stark(path)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ('echo should-not-run',))
+
+
+def test_malicious_pickle_is_refused(st50, tmp_path):
+    path = tmp_path / 'evil.pth.tar'
+    torch.save({'net': st50.state_dict(), 'payload': _Payload()}, path)
+    with pytest.raises(CheckpointError, match='GLOBAL posix.system'):
+        load_stark(path)
+
+
+def test_cli_reports_bad_file(tmp_path, capsys):
+    assert main(['convert', str(tmp_path / 'missing.pth'), str(tmp_path / 'x.safetensors')]) == 2
+    assert 'missing.pth' in capsys.readouterr().err
