@@ -1,4 +1,4 @@
-"""The `stt-tracker` command: parity check, checkpoint conversion (and more as they land)."""
+"""The `stt-tracker` command: parity check, checkpoint conversion, ONNX export, training."""
 import argparse
 import logging
 import sys
@@ -25,6 +25,38 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from stt_tracker_ros.config import model_config
+    from stt_tracker_ros.export.onnx_export import export_onnx
+    from stt_tracker_ros.model.checkpoint import load_stark
+    from stt_tracker_ros.model.stark import build_stark
+
+    if args.random_weights:
+        model = build_stark(model_config(args.variant or 'st50'))
+    else:
+        model = load_stark(args.checkpoint, args.variant)
+    manifest = export_onnx(model, args.out_dir, args.opset)
+    print(f'wrote {args.out_dir}/template.onnx, search.onnx and {manifest.name}')
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import os
+
+    from stt_tracker_ros.training.train import train
+    from stt_tracker_ros.training.train_config import load_train_config
+
+    try:
+        config = load_train_config(args.config, args.override)
+    except ValueError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+    checkpoint = train(config)
+    if os.environ.get('RANK', '0') == '0':   # one line under torchrun, not one per process
+        print(f'stage {config.stage} checkpoint: {checkpoint}')
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per job."""
     parser = argparse.ArgumentParser(prog='stt-tracker', description=__doc__)
@@ -43,6 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument('--variant', choices=('s50', 'st50', 'st101'),
                          help='check the file against this variant (default: inferred)')
     convert.set_defaults(run=_convert)
+
+    export = commands.add_parser('export', help='ONNX graphs of the template/search branches')
+    export.add_argument('checkpoint', nargs='?', help='checkpoint to export')
+    export.add_argument('out_dir', help='folder for template.onnx and search.onnx')
+    export.add_argument('--variant', choices=('s50', 'st50', 'st101'))
+    export.add_argument('--opset', type=int, default=17)
+    export.add_argument('--random-weights', action='store_true',
+                        help='export an untrained network (for testing the toolchain)')
+    export.set_defaults(run=_export)
+
+    train = commands.add_parser('train', help='train STARK (stage 1 or 2; torchrun for DDP)')
+    train.add_argument('config', help='training YAML, e.g. config/train/tiny_cpu.yaml')
+    train.add_argument('--override', action='append', default=[], metavar='KEY=VALUE',
+                       help='change one setting, e.g. epochs=2 or model.hidden_dim=64')
+    train.set_defaults(run=_train)
     return parser
 
 

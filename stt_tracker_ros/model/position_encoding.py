@@ -9,7 +9,7 @@ def sine_position_encoding(mask: torch.Tensor, channels: int = 256,
     """Encode each valid cell by its normalised row and column among the valid cells.
 
     Args:
-        mask: [B, h, w] bool, True on padding.
+        mask: [B, h, w], True (bool) or 1.0 (float) on padding.
         channels: output channels; half encode y, half encode x.
         temperature: wavelength base.
 
@@ -18,7 +18,7 @@ def sine_position_encoding(mask: torch.Tensor, channels: int = 256,
         y channels first. Padded crops shift the encoding, as in the official model.
     """
     feats = channels // 2
-    valid = (~mask).to(torch.float32)
+    valid = 1.0 - mask.to(torch.float32)
     y = valid.cumsum(1)
     x = valid.cumsum(2)
     eps = 1e-6

@@ -20,7 +20,7 @@ class Tokens(NamedTuple):
     """One image's features flattened for the transformer."""
 
     feat: torch.Tensor  # [HW, B, C] after the 1x1 bottleneck
-    mask: torch.Tensor  # [B, HW] bool, True where the cell is padding
+    mask: torch.Tensor  # [B, HW] True (bool) or 1.0 (float) where the cell is padding
     pos: torch.Tensor   # [HW, B, C] sine position encoding
 
 
@@ -33,7 +33,7 @@ class StarkOutput(NamedTuple):
 
 
 class Stark(nn.Module):
-    """The STARK network. Call `encode` per image and `decode` on [templates..., search]."""
+    """The STARK network: `encode` a template once, then `search` each frame."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -54,11 +54,12 @@ class Stark(nn.Module):
 
         Args:
             image: [B, 3, H, W] normalised RGB (ImageNet mean/std), the model's dtype.
-            mask: [B, H, W] bool, True on padded pixels.
+            mask: [B, H, W] bool, True on padded pixels; or float, 1.0 on padded pixels (for
+                exported graphs, which must not carry booleans).
         """
         feat = self.backbone[0](image)  # [B, 1024, H/16, W/16]
         # Nearest down-sampling: cell (i, j) takes pixel (16i, 16j), as the official code does.
-        small = F.interpolate(mask[None].float(), size=feat.shape[-2:]).to(torch.bool)[0]
+        small = F.interpolate(mask[None].float(), size=feat.shape[-2:]).to(mask.dtype)[0]
         pos = sine_position_encoding(small, self.config.hidden_dim).to(feat.dtype)
         feat = self.bottleneck(feat)
         return Tokens(feat.flatten(2).permute(2, 0, 1), small.flatten(1),
@@ -83,6 +84,11 @@ class Stark(nn.Module):
         boxes = torch.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), dim=1)
         logits = None if self.cls_head is None else self.cls_head(hs)[:, 0]
         return StarkOutput(boxes, logits, hs)
+
+    def search(self, templates: Sequence[Tokens], image: torch.Tensor,
+               mask: torch.Tensor) -> StarkOutput:
+        """The per-frame branch: encode the search crop, then decode with the cached templates."""
+        return self.decode(templates, self.encode(image, mask))
 
     def forward(self, templates: Sequence[tuple[torch.Tensor, torch.Tensor]],
                 search: tuple[torch.Tensor, torch.Tensor]) -> StarkOutput:

@@ -1,9 +1,57 @@
 """Post-norm encoder-decoder transformer with a single learned query (STARK's DETR variant).
 
-All sequences are sequence-first: [L, B, C]. Masks are [B, L] bool, True on padding.
+All sequences are sequence-first: [L, B, C]. Padding enters as an additive attention bias
+[B, 1, 1, L] (0 on valid tokens, a large negative value on padding), built once per forward.
 """
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+
+def padding_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[B, L] padding mask (True / 1.0 on padding) -> [B, 1, 1, L] additive attention bias.
+
+    A finite -1e4 rather than -inf keeps exported graphs free of infinities and booleans; after
+    softmax it is exactly zero in every precision we use.
+    """
+    return (mask.to(dtype) * -1e4)[:, None, None, :]
+
+
+class Attention(nn.Module):
+    """Multi-head attention with the parameter names of torch.nn.MultiheadAttention.
+
+    Built on scaled_dot_product_attention, which picks fused kernels where the device has them
+    and exports to ONNX as plain matrix products.
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.dropout = dropout
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def _split_heads(self, x: torch.Tensor, weight: torch.Tensor,
+                     bias: torch.Tensor) -> torch.Tensor:
+        length, batch, dim = x.shape
+        x = F.linear(x, weight, bias).view(length, batch * self.heads, dim // self.heads)
+        return x.transpose(0, 1).reshape(batch, self.heads, length, dim // self.heads)
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
+        """query [Lq, B, C], key/value [Lk, B, C], bias [B, 1, 1, Lk] -> [Lq, B, C]."""
+        length, batch, dim = query.shape
+        wq, wk, wv = self.in_proj_weight.chunk(3)
+        bq, bk, bv = self.in_proj_bias.chunk(3)
+        out = F.scaled_dot_product_attention(
+            self._split_heads(query, wq, bq), self._split_heads(key, wk, bk),
+            self._split_heads(value, wv, bv), attn_mask=bias,
+            dropout_p=self.dropout if self.training else 0.0)  # [B, H, Lq, D]
+        out = out.permute(2, 0, 1, 3).reshape(length, batch, dim)
+        return self.out_proj(out)
 
 
 class EncoderLayer(nn.Module):
@@ -11,7 +59,7 @@ class EncoderLayer(nn.Module):
 
     def __init__(self, dim: int, heads: int, ffn_dim: int, dropout: float):
         super().__init__()
-        self.self_attn = nn.MultiheadAttention(dim, heads, dropout=dropout)
+        self.self_attn = Attention(dim, heads, dropout)
         self.linear1 = nn.Linear(dim, ffn_dim)
         self.linear2 = nn.Linear(ffn_dim, dim)
         self.norm1 = nn.LayerNorm(dim)
@@ -20,9 +68,9 @@ class EncoderLayer(nn.Module):
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
 
-    def forward(self, src: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def forward(self, src: torch.Tensor, bias: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         q = k = src + pos
-        attended = self.self_attn(q, k, src, key_padding_mask=mask, need_weights=False)[0]
+        attended = self.self_attn(q, k, src, bias)
         src = self.norm1(src + self.dropout1(attended))
         ffn = self.linear2(self.dropout(torch.relu(self.linear1(src))))
         return self.norm2(src + self.dropout2(ffn))
@@ -33,8 +81,8 @@ class DecoderLayer(nn.Module):
 
     def __init__(self, dim: int, heads: int, ffn_dim: int, dropout: float):
         super().__init__()
-        self.self_attn = nn.MultiheadAttention(dim, heads, dropout=dropout)
-        self.multihead_attn = nn.MultiheadAttention(dim, heads, dropout=dropout)
+        self.self_attn = Attention(dim, heads, dropout)
+        self.multihead_attn = Attention(dim, heads, dropout)
         self.linear1 = nn.Linear(dim, ffn_dim)
         self.linear2 = nn.Linear(ffn_dim, dim)
         self.norm1 = nn.LayerNorm(dim)
@@ -45,13 +93,12 @@ class DecoderLayer(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
         self.dropout3 = nn.Dropout(dropout)
 
-    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
+    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, bias: torch.Tensor,
                 pos: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
         q = k = tgt + query_pos
-        attended = self.self_attn(q, k, tgt, need_weights=False)[0]
+        attended = self.self_attn(q, k, tgt)
         tgt = self.norm1(tgt + self.dropout1(attended))
-        attended = self.multihead_attn(tgt + query_pos, memory + pos, memory,
-                                       key_padding_mask=mask, need_weights=False)[0]
+        attended = self.multihead_attn(tgt + query_pos, memory + pos, memory, bias)
         tgt = self.norm2(tgt + self.dropout2(attended))
         ffn = self.linear2(self.dropout(torch.relu(self.linear1(tgt))))
         return self.norm3(tgt + self.dropout3(ffn))
@@ -64,9 +111,9 @@ class Encoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(layers)
 
-    def forward(self, src: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def forward(self, src: torch.Tensor, bias: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
-            src = layer(src, mask, pos)
+            src = layer(src, bias, pos)
         return src
 
 
@@ -78,10 +125,10 @@ class Decoder(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.norm = nn.LayerNorm(dim)
 
-    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
+    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, bias: torch.Tensor,
                 pos: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
-            tgt = layer(tgt, memory, mask, pos, query_pos)
+            tgt = layer(tgt, memory, bias, pos, query_pos)
         return self.norm(tgt)
 
 
@@ -104,13 +151,15 @@ class Transformer(nn.Module):
         """Run encoder and decoder.
 
         Args:
-            feat: [L, B, C] tokens; pos: [L, B, C] their position encoding; mask: [B, L].
+            feat: [L, B, C] tokens; pos: [L, B, C] their position encoding; mask: [B, L],
+                True (bool) or 1.0 (float) on padding.
             query: [Q, C] learned query embedding.
 
         Returns:
             (memory [L, B, C], hs [Q, B, C]).
         """
-        memory = self.encoder(feat, mask, pos)
-        query_pos = query.unsqueeze(1).expand(-1, feat.shape[1], -1)  # [Q, B, C]
-        hs = self.decoder(torch.zeros_like(query_pos), memory, mask, pos, query_pos)
+        bias = padding_bias(mask, feat.dtype)
+        memory = self.encoder(feat, bias, pos)
+        query_pos = query.unsqueeze(1).repeat(1, feat.shape[1], 1)  # [Q, B, C]
+        hs = self.decoder(torch.zeros_like(query_pos), memory, bias, pos, query_pos)
         return memory, hs

@@ -7,6 +7,7 @@ import torch
 from stt_tracker_ros.config import TrackerConfig, model_config
 from stt_tracker_ros.model.checkpoint import CheckpointError, load_stark
 from stt_tracker_ros.model.stark import build_stark
+from stt_tracker_ros.tracking.onnx_backend import OnnxStark, is_onnx_export
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
     """Load a STARK model and wrap it in a tracker.
 
     Args:
-        checkpoint: checkpoint file; None or '' means the default model shipped in the package.
+        checkpoint: checkpoint file, or a folder written by `stt-tracker export` (then ONNX
+            Runtime runs the model; `half` does not apply); None or '' means the default model
+            shipped in the package.
         variant: 's50', 'st50', 'st101'; inferred from the checkpoint when None.
         device: 'auto', 'cpu', 'cuda', 'cuda:1', ...
         half: run in float16 (CUDA) / bfloat16 (CPU).
@@ -60,6 +63,14 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
                     f'{DEFAULT_CHECKPOINT}: no checkpoint configured and no default model is '
                     'installed; set `checkpoint` to an official STARK file (see README)')
             checkpoint = str(DEFAULT_CHECKPOINT)
+        if is_onnx_export(checkpoint):
+            return StarkTracker(OnnxStark(checkpoint, _onnx_providers(torch_device)), config)
         model = load_stark(checkpoint, variant)
     model = model.to(torch_device, resolve_dtype(torch_device, half))
     return StarkTracker(model, config)
+
+
+def _onnx_providers(device: torch.device) -> list[str]:
+    if device.type == 'cuda':
+        return ['CUDAExecutionProvider', 'CPUExecutionProvider']
+    return ['CPUExecutionProvider']

@@ -41,8 +41,9 @@ class StarkTracker:
         if self.config.search_size != model.config.search_size:
             raise ValueError(f'tracker search_size {self.config.search_size} differs from the '
                              f'model\'s {model.config.search_size}')
-        parameter = next(model.parameters())
-        self.device, self.dtype = parameter.device, parameter.dtype
+        parameter = next(model.parameters(), None)  # runtimes such as ONNX hold none
+        self.device = parameter.device if parameter is not None else torch.device('cpu')
+        self.dtype = parameter.dtype if parameter is not None else torch.float32
         self.reset()
 
     @property
@@ -69,8 +70,7 @@ class StarkTracker:
         """
         height, width = check_frame(frame)
         box = validate_init_box(box_xywh, height, width)
-        template = self._encode(frame, box, self.config.template_factor,
-                                self.config.template_size)[0]
+        template = self._template(frame, box)
         self.reset()
         self._templates = [template] * self.model.config.num_templates
         self._box = self._confident_box = box
@@ -93,9 +93,9 @@ class StarkTracker:
             raise InvalidFrameError(f'frame size changed from {self._frame_shape} to '
                                     f'{frame.shape[:2]} mid-track; re-initialise')
         anchor = self._confident_box if self._state == TrackState.LOST else self._box
-        search, side = self._encode(frame, anchor, self.config.search_factor,
-                                    self.config.search_size)
-        output = self.model.decode(self._templates, search)
+        crop = crop_and_resize(frame, anchor, self.config.search_factor, self.config.search_size)
+        side = self.config.search_size / crop.resize_factor
+        output = self.model.search(self._templates, *to_model_input(crop, self.device, self.dtype))
         values = output.boxes[0].float()
         if output.logits is not None:
             values = torch.cat((values, output.logits[:1].float().sigmoid()))
@@ -130,14 +130,9 @@ class StarkTracker:
                 or self._frame_index % self.config.update_interval != 0
                 or not confidence > self.config.update_threshold):
             return False
-        self._templates[1] = self._encode(frame, self._box, self.config.template_factor,
-                                          self.config.template_size)[0]
+        self._templates[1] = self._template(frame, self._box)
         return True
 
-    def _encode(self, frame: np.ndarray, box: BoxXYWH, factor: float,
-                size: int) -> tuple[Tokens, float]:
-        """Crop around `box`, run the backbone; returns the tokens and the crop side in pixels."""
-        crop = crop_and_resize(frame, box, factor, size)
-        image, mask = to_model_input(crop, self.device, self.dtype)
-        return self.model.encode(image, mask), size / crop.resize_factor
-
+    def _template(self, frame: np.ndarray, box: BoxXYWH) -> Tokens:
+        crop = crop_and_resize(frame, box, self.config.template_factor, self.config.template_size)
+        return self.model.encode(*to_model_input(crop, self.device, self.dtype))

@@ -31,7 +31,7 @@ class ScriptedModel(nn.Module):
         self.encoded.append(float(image.mean()))
         return Tokens(image.mean().reshape(1, 1, 1), mask.flatten(1)[:, :1], image[:1, :1, 0, :1])
 
-    def decode(self, templates, search):
+    def search(self, templates, image, mask):
         self.decoded_templates.append([float(t.feat) for t in templates])
         # A box of 1/5 of the crop centred in it: the same box as before, for factor 5.
         boxes = torch.tensor([[0.5, 0.5, 0.2, 0.2]])

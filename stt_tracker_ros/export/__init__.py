@@ -1,0 +1,1 @@
+"""Export of the template and search branches for ONNX Runtime and TensorRT."""

@@ -1,0 +1,67 @@
+"""Run exported STARK graphs with ONNX Runtime behind the same encode/search interface."""
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from stt_tracker_ros.config import ModelConfig
+from stt_tracker_ros.export.onnx_export import MANIFEST
+from stt_tracker_ros.model.checkpoint import CheckpointError
+from stt_tracker_ros.model.stark import StarkOutput, Tokens
+
+
+def is_onnx_export(path: str | Path) -> bool:
+    """True when `path` is a folder written by `export_onnx`."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+class OnnxStark(nn.Module):
+    """STARK served by two ONNX Runtime sessions (template branch, search branch).
+
+    Args:
+        folder: output of `export_onnx` (template.onnx, search.onnx, manifest).
+        providers: ONNX Runtime execution providers, e.g. ['CUDAExecutionProvider',
+            'CPUExecutionProvider']; CPU when None.
+    """
+
+    def __init__(self, folder: str | Path, providers: list[str] | None = None):
+        super().__init__()
+        import onnxruntime
+
+        folder = Path(folder)
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+            values = manifest['model_config']
+            self.config = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in values.items()})
+            providers = providers or ['CPUExecutionProvider']
+            self._template = onnxruntime.InferenceSession(str(folder / 'template.onnx'),
+                                                          providers=providers)
+            self._search = onnxruntime.InferenceSession(str(folder / 'search.onnx'),
+                                                        providers=providers)
+        except Exception as error:  # missing files, bad JSON, ONNX Runtime load errors
+            raise CheckpointError(f'{folder}: not a usable ONNX export: {error}') from error
+
+    def encode(self, image: torch.Tensor, mask: torch.Tensor) -> Tokens:
+        """Template branch; same contract as `Stark.encode` (float32, batch 1)."""
+        feat, feat_mask, pos = self._template.run(None, {
+            'image': image.float().cpu().numpy(), 'mask': mask.float().cpu().numpy()})
+        return Tokens(torch.from_numpy(feat), torch.from_numpy(feat_mask), torch.from_numpy(pos))
+
+    def search(self, templates: list[Tokens], image: torch.Tensor,
+               mask: torch.Tensor) -> StarkOutput:
+        """Search branch; same contract as `Stark.search`."""
+        boxes, logits = self._search.run(None, {
+            'image': image.float().cpu().numpy(), 'mask': mask.float().cpu().numpy(),
+            'template_feat': _joined(templates, 'feat', axis=0),
+            'template_mask': _joined(templates, 'mask', axis=1),
+            'template_pos': _joined(templates, 'pos', axis=0)})
+        logits = torch.from_numpy(logits) if self.config.score_head else None
+        return StarkOutput(torch.from_numpy(boxes), logits, torch.empty(0))
+
+
+def _joined(templates: list[Tokens], field: str, axis: int) -> np.ndarray:
+    """Concatenate one field of the template tokens as float32 numpy (masks become 0/1)."""
+    return np.concatenate([getattr(t, field).float().cpu().numpy() for t in templates], axis=axis)

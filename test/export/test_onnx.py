@@ -1,0 +1,80 @@
+"""Exported ONNX graphs give PyTorch's outputs under ONNX Runtime (CPU) and carry no booleans."""
+import numpy as np
+import pytest
+import torch
+
+from stt_tracker_ros.cli import main
+from stt_tracker_ros.config import TrackerConfig
+from stt_tracker_ros.export.onnx_export import export_onnx
+from stt_tracker_ros.parity import _model_input, fixture_frames, fixture_model
+from stt_tracker_ros.tracking.factory import build_tracker
+from stt_tracker_ros.tracking.onnx_backend import OnnxStark
+from stt_tracker_ros.tracking.tracker import StarkTracker
+
+onnx = pytest.importorskip('onnx')
+pytest.importorskip('onnxruntime')
+
+
+@pytest.fixture(scope='module')
+def data(parity_fixture_path):
+    with np.load(parity_fixture_path) as archive:
+        return {k: archive[k] for k in archive.files
+                if k.startswith(('st50', 'tracker')) or k == 'salt'}
+
+
+@pytest.fixture(scope='module')
+def exported(data, tmp_path_factory):
+    model = fixture_model('st50', int(data['salt']))
+    folder = tmp_path_factory.mktemp('onnx')
+    export_onnx(model, folder)
+    return model, folder
+
+
+def test_graphs_have_static_shapes_and_no_booleans(exported):
+    _, folder = exported
+    for name in ('template', 'search'):
+        graph = onnx.shape_inference.infer_shapes(onnx.load(folder / f'{name}.onnx')).graph
+        values = list(graph.input) + list(graph.output) + list(graph.value_info)
+        assert not [v.name for v in values
+                    if v.type.tensor_type.elem_type == onnx.TensorProto.BOOL]
+        for value in list(graph.input) + list(graph.output):
+            dims = value.type.tensor_type.shape.dim
+            assert dims and all(d.HasField('dim_value') for d in dims), value.name
+
+
+def test_onnx_runtime_equals_pytorch(exported, data):
+    model, folder = exported
+    assert not any(m.training for m in model.modules())  # export left the model in eval mode
+    runtime = OnnxStark(folder)
+    with torch.inference_mode():
+        ours = [model.encode(*_model_input(data, f'st50/template{i}')) for i in range(2)]
+        theirs = [runtime.encode(*_model_input(data, f'st50/template{i}')) for i in range(2)]
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(b.feat.numpy(), a.feat.numpy(), atol=1e-4, rtol=1e-4)
+            np.testing.assert_array_equal(b.mask.numpy(), a.mask.float().numpy())
+        for j in range(2):
+            image, mask = _model_input(data, f'st50/search{j}')
+            expected = model.search(ours, image, mask)
+            got = runtime.search(theirs, image, mask)
+            np.testing.assert_allclose(got.boxes.numpy(), expected.boxes.numpy(), atol=1e-5)
+            np.testing.assert_allclose(got.logits.numpy(), expected.logits.numpy(), atol=1e-5)
+
+
+def test_tracker_on_onnx_backend_matches_reference(exported, data):
+    _, folder = exported
+    tracker = build_tracker(str(folder), device='cpu', config=TrackerConfig(
+        update_interval=int(data['tracker/update_interval']), lost_threshold=0.0))
+    assert isinstance(tracker, StarkTracker) and isinstance(tracker.model, OnnxStark)
+    frames = fixture_frames(data)
+    tracker.initialize(frames[0], data['tracker/init_box'])
+    results = [tracker.track(frame) for frame in frames[1:]]
+    boxes = np.array([r.box_xywh for r in results])
+    np.testing.assert_allclose(boxes, data['tracker/boxes'][1:], atol=0.1)
+    np.testing.assert_allclose([r.confidence for r in results], data['tracker/conf'][1:],
+                               atol=1e-4)
+
+
+def test_export_command(tmp_path):
+    assert main(['export', str(tmp_path / 'out'), '--variant', 's50', '--random-weights']) == 0
+    assert (tmp_path / 'out' / 'search.onnx').stat().st_size > 1e6
+    assert OnnxStark(tmp_path / 'out').config.name == 's50'
