@@ -57,6 +57,65 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+DATASET_FORMATS = ('plain', 'got10k', 'lasot', 'trackingnet', 'coco', 'synthetic')
+
+
+def load_sequences(fmt: str, root: str | None, limit: int | None = None) -> list:
+    """Read evaluation sequences of one format (synthetic: generated, `root` unused)."""
+    from stt_tracker_ros.data import benchmarks, coco, synthetic
+
+    if fmt == 'synthetic':
+        config = synthetic.SceneConfig(width=480, height=360, num_frames=60)
+        sequences = [synthetic.generate_scene(config, seed).to_sequence(f'synthetic_{seed:02d}')
+                     for seed in range(limit or 5)]
+    elif fmt == 'coco':
+        sequences = coco.read_coco(root)
+    else:
+        reader = {'plain': benchmarks.read_plain, 'got10k': benchmarks.read_got10k,
+                  'lasot': benchmarks.read_lasot, 'trackingnet': benchmarks.read_trackingnet}
+        sequences = reader[fmt](root)
+    return sequences[:limit] if limit else sequences
+
+
+def tracker_factory(spec: str, device: str = 'auto'):
+    """'csrt', 'kcf', 'stark' (default model), 'stark:PATH' or 'stark-random:VARIANT'."""
+    from stt_tracker_ros.evaluation.opencv_trackers import csrt_tracker, kcf_tracker
+    from stt_tracker_ros.tracking.factory import build_tracker
+
+    kind, _, argument = spec.partition(':')
+    if kind == 'csrt':
+        return csrt_tracker
+    if kind == 'kcf':
+        return kcf_tracker
+    if kind == 'stark':
+        return lambda: build_tracker(argument or None, device=device)
+    if kind == 'stark-random':
+        return lambda: build_tracker(None, argument or 'st50', device=device, random_weights=True)
+    raise ValueError(f'unknown tracker {spec!r}: use csrt, kcf, stark[:PATH], '
+                     'stark-random[:VARIANT]')
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from stt_tracker_ros.evaluation.runner import evaluate
+
+    factories = {}
+    for spec in args.trackers:
+        name, _, rest = spec.partition('=')
+        factories[name if rest else spec.split(':')[0]] = tracker_factory(rest or spec,
+                                                                           args.device)
+    sequences = load_sequences(args.format, args.root, args.limit)
+    summary = evaluate(factories, sequences, args.out)
+    print(f'{"tracker":16s} {"AUC":>6s} {"P@20":>6s} {"Pnorm":>6s} {"AO":>6s} {"SR.5":>6s} '
+          f'{"SR.75":>6s} {"fps":>7s}')
+    for name, entry in summary['trackers'].items():
+        mean = entry['mean']
+        print(f'{name:16s} {mean["auc"]:6.3f} {mean["precision_20"]:6.3f} '
+              f'{mean["norm_precision"]:6.3f} {mean["ao"]:6.3f} {mean["sr50"]:6.3f} '
+              f'{mean["sr75"]:6.3f} {mean["fps"]:7.1f}')
+    print(f'wrote {args.out}/summary.json and plots')
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per job."""
     parser = argparse.ArgumentParser(prog='stt-tracker', description=__doc__)
@@ -84,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument('--random-weights', action='store_true',
                         help='export an untrained network (for testing the toolchain)')
     export.set_defaults(run=_export)
+
+    evaluate = commands.add_parser('eval', help='run trackers over sequences, score, plot')
+    evaluate.add_argument('--format', choices=DATASET_FORMATS, default='plain')
+    evaluate.add_argument('--root', help='data set folder (COCO: the annotations json)')
+    evaluate.add_argument('--trackers', nargs='+', default=['stark', 'csrt', 'kcf'],
+                          help='csrt, kcf, stark[:CHECKPOINT], stark-random[:VARIANT]; '
+                          'prefix NAME= to name a result folder')
+    evaluate.add_argument('--out', default='out/eval', help='output folder')
+    evaluate.add_argument('--limit', type=int, help='evaluate only the first N sequences')
+    evaluate.add_argument('--device', default='auto')
+    evaluate.set_defaults(run=_eval)
 
     train = commands.add_parser('train', help='train STARK (stage 1 or 2; torchrun for DDP)')
     train.add_argument('config', help='training YAML, e.g. config/train/tiny_cpu.yaml')

@@ -1,0 +1,29 @@
+"""`stt-tracker eval` runs named trackers over a data set and writes the summary and plots."""
+import json
+
+import pytest
+
+from stt_tracker_ros.cli import main, tracker_factory
+
+
+def test_eval_command_on_synthetic_scenes(tmp_path, capsys):
+    out = tmp_path / 'eval'
+    code = main(['eval', '--format', 'synthetic', '--limit', '1', '--trackers', 'csrt',
+                 'fast=kcf', '--out', str(out)])
+    assert code == 0
+    summary = json.loads((out / 'summary.json').read_text())
+    assert set(summary['trackers']) == {'csrt', 'fast'}
+    assert summary['trackers']['csrt']['mean']['auc'] > 0.3
+    assert (out / 'success.png').stat().st_size > 1000
+    table = capsys.readouterr().out
+    assert 'csrt' in table and 'fast' in table and 'AUC' in table
+
+
+def test_stark_specs_build_stark_trackers():
+    tracker = tracker_factory('stark-random:s50', device='cpu')()
+    assert tracker.model.config.name == 's50'
+
+
+def test_unknown_tracker_is_rejected():
+    with pytest.raises(ValueError, match='unknown tracker'):
+        tracker_factory('siamrpn')
