@@ -1,17 +1,41 @@
 """STARK tracking loop: template from the init box, search crop per frame, dynamic template, lost state."""
 import logging
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from stt_tracker_ros.config import TrackerConfig
-from stt_tracker_ros.model.stark import Stark, Tokens
+from stt_tracker_ros.model.stark import Stark, StarkOutput, Tokens
 from stt_tracker_ros.tracking.boxes import BoxXYWH, clip_box, crop_box_to_frame, validate_init_box
 from stt_tracker_ros.tracking.crop import crop_and_resize, to_model_input
 from stt_tracker_ros.tracking.result import (
     InvalidFrameError, TrackResult, TrackState)
 
 log = logging.getLogger(__name__)
+
+
+class SearchInput(NamedTuple):
+    """A search crop ready for the network, and what is needed to map its box back."""
+
+    image: torch.Tensor  # [1, 3, S, S] normalised
+    mask: torch.Tensor   # [1, S, S] bool
+    anchor: BoxXYWH      # box the crop is centred on
+    side: float          # crop side in frame pixels
+
+
+def read_outputs(output: StarkOutput) -> list[list[float]]:
+    """Boxes and confidences of a batch as [cx, cy, w, h, confidence] rows (normalised box).
+
+    This is the one host-device synchronisation of a frame. STARK-S has no score head: its
+    confidence is 1.0.
+    """
+    boxes = output.boxes.float()
+    if output.logits is None:
+        scores = torch.ones_like(boxes[:, :1])
+    else:
+        scores = output.logits.float().sigmoid()[:, None]
+    return torch.cat((boxes, scores), dim=1).tolist()
 
 
 def check_frame(frame: np.ndarray) -> tuple[int, int]:
@@ -87,6 +111,12 @@ class StarkTracker:
             InvalidFrameError: bad frame, or its size differs from the init frame; the track is
                 left unchanged.
         """
+        search = self.prepare_search(frame)
+        output = self.model.search(self._templates, search.image, search.mask)
+        return self.finish(frame, search, read_outputs(output)[0])
+
+    def prepare_search(self, frame: np.ndarray) -> SearchInput:
+        """Check the frame and crop the search region (first half of `track`)."""
         if self._state == TrackState.IDLE:
             raise RuntimeError('track() called before initialize()')
         if check_frame(frame) != self._frame_shape:
@@ -94,19 +124,24 @@ class StarkTracker:
                                     f'{frame.shape[:2]} mid-track; re-initialise')
         anchor = self._confident_box if self._state == TrackState.LOST else self._box
         crop = crop_and_resize(frame, anchor, self.config.search_factor, self.config.search_size)
-        side = self.config.search_size / crop.resize_factor
-        output = self.model.search(self._templates, *to_model_input(crop, self.device, self.dtype))
-        values = output.boxes[0].float()
-        if output.logits is not None:
-            values = torch.cat((values, output.logits[:1].float().sigmoid()))
-        values = values.tolist()  # the one host-device sync of the frame
-        confidence = values[4] if len(values) == 5 else 1.0
-        box_crop = tuple(v * side for v in values[:4])
-        box = clip_box(crop_box_to_frame(box_crop, anchor, side), *self._frame_shape)
+        image, mask = to_model_input(crop, self.device, self.dtype)
+        return SearchInput(image, mask, anchor, self.config.search_size / crop.resize_factor)
+
+    def finish(self, frame: np.ndarray, search: SearchInput, values: list[float]) -> TrackResult:
+        """Map the network's box back, update the state and the template (second half of
+        `track`); `values` is one row of `read_outputs`."""
+        box_crop = tuple(v * search.side for v in values[:4])
+        box = clip_box(crop_box_to_frame(box_crop, search.anchor, search.side),
+                       *self._frame_shape)
         self._frame_index += 1
-        self._update_state(box, confidence)
-        updated = self._maybe_update_template(frame, confidence)
-        return TrackResult(box, confidence, self._state, updated, self._frame_index)
+        self._update_state(box, values[4])
+        updated = self._maybe_update_template(frame, values[4])
+        return TrackResult(box, values[4], self._state, updated, self._frame_index)
+
+    @property
+    def templates(self) -> list[Tokens]:
+        """The cached template tokens (initial first, then the dynamic one for STARK-ST)."""
+        return self._templates
 
     def _update_state(self, box: BoxXYWH, confidence: float) -> None:
         confident = confidence >= self.config.lost_threshold

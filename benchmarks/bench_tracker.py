@@ -1,0 +1,101 @@
+"""Per-frame latency of the whole tracker step (crop, model, map-back) for each backend.
+
+Prints one line per configuration with the median and p95 over the timed frames, then the
+setup it ran on. The weights are random (speed does not depend on their values).
+
+    python benchmarks/bench_tracker.py --variant st50 --backends eager onnx --frames 20
+"""
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from stt_tracker_ros.config import model_config
+from stt_tracker_ros.export.onnx_export import export_onnx
+from stt_tracker_ros.model.stark import build_stark
+from stt_tracker_ros.tracking.onnx_backend import OnnxStark
+from stt_tracker_ros.tracking.tracker import StarkTracker
+
+
+def _cpu_name() -> str:
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as info:
+            for line in info:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _model(backend: str, variant: str, device: str, folder: str):
+    model = build_stark(model_config(variant)).eval()
+    if backend == 'onnx':
+        export_onnx(model, folder)
+        providers = (['CUDAExecutionProvider'] if device == 'cuda' else []) + \
+            ['CPUExecutionProvider']
+        return OnnxStark(folder, providers)
+    dtype = torch.float16 if backend == 'eager-fp16' else torch.float32
+    return model.to(device, dtype)
+
+
+def measure(tracker: StarkTracker, frame: np.ndarray, frames: int, warmup: int) -> np.ndarray:
+    """Seconds per `track` call after `warmup` untimed calls."""
+    height, width = frame.shape[:2]
+    tracker.initialize(frame, (width / 2 - 40, height / 2 - 30, 80, 60))
+    times = []
+    for index in range(warmup + frames):
+        start = time.perf_counter()
+        tracker.track(frame)
+        if index >= warmup:
+            times.append(time.perf_counter() - start)
+    return np.array(times)
+
+
+def main() -> None:
+    """Parse arguments, time each backend, print the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--variant', default='st50', choices=('s50', 'st50', 'st101'))
+    parser.add_argument('--backends', nargs='+', default=['eager', 'onnx'],
+                        choices=('eager', 'eager-fp16', 'onnx'))
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--size', default='640x480', help='frame WIDTHxHEIGHT')
+    parser.add_argument('--frames', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    width, height = (int(v) for v in args.size.split('x'))
+    frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    results = {}
+    for backend in args.backends:
+        with tempfile.TemporaryDirectory() as folder:
+            tracker = StarkTracker(_model(backend, args.variant, args.device, folder))
+            times = measure(tracker, frame, args.frames, args.warmup) * 1000
+        results[backend] = (float(np.median(times)), float(np.percentile(times, 95)))
+        print(f'{args.variant} {backend:10s} {args.size:>9s}  median {results[backend][0]:8.1f} ms'
+              f'  p95 {results[backend][1]:8.1f} ms', flush=True)
+    if 'eager' in results:
+        for backend, (median, _) in results.items():
+            print(f'speed-up of {backend} over eager float32: {results["eager"][0] / median:.2f}x')
+    setup = {'date': time.strftime('%Y-%m-%d'), 'cpu': _cpu_name(), 'cores': os.cpu_count(),
+             'torch_threads': torch.get_num_threads(), 'torch': torch.__version__,
+             'device': args.device, 'frames': args.frames, 'warmup': args.warmup}
+    try:
+        import onnxruntime
+        setup['onnxruntime'] = onnxruntime.__version__
+    except ImportError:
+        pass
+    if args.device.startswith('cuda'):
+        setup['gpu'] = torch.cuda.get_device_name()
+    print('setup:', json.dumps(setup))
+
+
+if __name__ == '__main__':
+    main()

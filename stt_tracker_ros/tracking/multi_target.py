@@ -1,0 +1,80 @@
+"""Several independent targets on one stream, all searched in one batched forward pass."""
+import itertools
+
+import numpy as np
+import torch
+
+from stt_tracker_ros.config import TrackerConfig
+from stt_tracker_ros.model.stark import Stark, Tokens
+from stt_tracker_ros.tracking.result import TrackResult
+from stt_tracker_ros.tracking.tracker import StarkTracker, read_outputs
+
+
+def _batch_tokens(tokens: list[Tokens]) -> Tokens:
+    """Stack batch-1 tokens of several targets along the batch dimension."""
+    return Tokens(torch.cat([t.feat for t in tokens], dim=1),
+                  torch.cat([t.mask for t in tokens], dim=0),
+                  torch.cat([t.pos for t in tokens], dim=1))
+
+
+class MultiTargetTracker:
+    """Tracks any number of targets; each behaves exactly like its own StarkTracker.
+
+    Targets get string ids '1', '2', ... in the order they are added. Per frame, every target's
+    search crop goes through the network together (batch = number of targets), with one
+    host-device synchronisation.
+    """
+
+    def __init__(self, model: Stark, config: TrackerConfig | None = None):
+        self.model = model
+        self._config = config or TrackerConfig()
+        self._targets: dict[str, StarkTracker] = {}
+        self._ids = itertools.count(1)
+
+    @property
+    def config(self) -> TrackerConfig:
+        """Settings shared by all targets; assigning applies them to every target."""
+        return self._config
+
+    @config.setter
+    def config(self, config: TrackerConfig) -> None:
+        self._config = config
+        for target in self._targets.values():
+            target.config = config
+
+    @property
+    def target_ids(self) -> list[str]:
+        """Ids of the current targets, oldest first."""
+        return list(self._targets)
+
+    def add(self, frame: np.ndarray, box_xywh) -> str:
+        """Start a new target on `frame`; returns its id (InvalidBoxError/InvalidFrameError)."""
+        target = StarkTracker(self.model, self._config)
+        target.initialize(frame, box_xywh)
+        target_id = str(next(self._ids))
+        self._targets[target_id] = target
+        return target_id
+
+    def remove(self, target_id: str) -> None:
+        """Forget one target (KeyError if unknown)."""
+        del self._targets[target_id]
+
+    def clear(self) -> None:
+        """Forget every target."""
+        self._targets.clear()
+
+    @torch.inference_mode()
+    def track(self, frame: np.ndarray) -> dict[str, TrackResult]:
+        """Track every target in `frame` (InvalidFrameError leaves all targets unchanged)."""
+        if not self._targets:
+            return {}
+        searches = {i: t.prepare_search(frame) for i, t in self._targets.items()}
+        first = next(iter(self._targets.values()))
+        templates = [_batch_tokens([t.templates[k] for t in self._targets.values()])
+                     for k in range(len(first.templates))]
+        output = self.model.search(templates,
+                                   torch.cat([s.image for s in searches.values()]),
+                                   torch.cat([s.mask for s in searches.values()]))
+        rows = read_outputs(output)
+        return {i: target.finish(frame, searches[i], row)
+                for (i, target), row in zip(self._targets.items(), rows)}

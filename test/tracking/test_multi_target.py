@@ -1,0 +1,55 @@
+"""A batch of targets gives the same results as tracking each target on its own."""
+import numpy as np
+import pytest
+
+from stt_tracker_ros.config import TrackerConfig
+from stt_tracker_ros.parity import fixture_frames, fixture_model
+from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
+from stt_tracker_ros.tracking.result import InvalidBoxError
+from stt_tracker_ros.tracking.tracker import StarkTracker
+
+BOXES = [(76.0, 105.0, 40.0, 30.0), (150.0, 60.0, 50.0, 60.0), (20.0, 20.0, 30.0, 30.0)]
+
+
+@pytest.fixture(scope='module')
+def frames(parity_fixture_path):
+    with np.load(parity_fixture_path) as archive:
+        return fixture_frames({k: archive[k] for k in archive.files if k.startswith('tracker')})[:3]
+
+
+def test_batched_targets_equal_single_targets(frames):
+    model = fixture_model('st50', salt=7)
+    config = TrackerConfig(update_interval=2, lost_threshold=0.0, update_threshold=0.0)
+    multi = MultiTargetTracker(model, config)
+    ids = [multi.add(frames[0], box) for box in BOXES]
+    assert ids == ['1', '2', '3']
+    singles = []
+    for box in BOXES:
+        single = StarkTracker(model, config)
+        single.initialize(frames[0], box)
+        singles.append(single)
+    updates = 0
+    for frame in frames[1:]:
+        batched = multi.track(frame)
+        updates += sum(r.template_updated for r in batched.values())
+        for target_id, single in zip(ids, singles):
+            alone = single.track(frame)
+            got = batched[target_id]
+            np.testing.assert_allclose(got.box_xywh, alone.box_xywh, atol=1e-3)
+            assert got.confidence == pytest.approx(alone.confidence, abs=1e-5)
+            assert got.template_updated == alone.template_updated
+    assert updates == len(BOXES)  # frame 2 refreshed every target's dynamic template
+
+
+def test_add_remove_and_bad_box(frames):
+    multi = MultiTargetTracker(fixture_model('s50', salt=1))
+    assert multi.track(frames[1]) == {}
+    first = multi.add(frames[0], BOXES[0])
+    with pytest.raises(InvalidBoxError):
+        multi.add(frames[0], (0, 0, 0, 0))
+    second = multi.add(frames[0], BOXES[1])
+    multi.remove(first)
+    assert multi.target_ids == [second] and set(multi.track(frames[1])) == {second}
+    multi.config = TrackerConfig(lost_threshold=0.9)
+    multi.clear()
+    assert multi.target_ids == []
