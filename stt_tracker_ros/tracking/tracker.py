@@ -9,6 +9,7 @@ from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.model.stark import Stark, StarkOutput, Tokens
 from stt_tracker_ros.tracking.boxes import BoxXYWH, clip_box, crop_box_to_frame, validate_init_box
 from stt_tracker_ros.tracking.crop import crop_and_resize, to_model_input
+from stt_tracker_ros.tracking.device_crop import crop_on_device, frame_to_device
 from stt_tracker_ros.tracking.result import (
     InvalidFrameError, TrackResult, TrackState)
 
@@ -68,6 +69,9 @@ class StarkTracker:
         parameter = next(model.parameters(), None)  # runtimes such as ONNX hold none
         self.device = parameter.device if parameter is not None else torch.device('cpu')
         self.dtype = parameter.dtype if parameter is not None else torch.float32
+        # Crops run where the model runs: on a GPU the frame is uploaded once per frame.
+        self.device_crop = self.device.type == 'cuda'
+        self._uploaded: tuple[np.ndarray, torch.Tensor] | None = None
         self.reset()
 
     @property
@@ -77,6 +81,7 @@ class StarkTracker:
 
     def reset(self) -> None:
         """Forget the target."""
+        self._uploaded = None
         self._state = TrackState.IDLE
         self._templates: list[Tokens] = []
         self._box: BoxXYWH | None = None
@@ -123,9 +128,9 @@ class StarkTracker:
             raise InvalidFrameError(f'frame size changed from {self._frame_shape} to '
                                     f'{frame.shape[:2]} mid-track; re-initialise')
         anchor = self._confident_box if self._state == TrackState.LOST else self._box
-        crop = crop_and_resize(frame, anchor, self.config.search_factor, self.config.search_size)
-        image, mask = to_model_input(crop, self.device, self.dtype)
-        return SearchInput(image, mask, anchor, self.config.search_size / crop.resize_factor)
+        image, mask, resize_factor = self._crop(frame, anchor, self.config.search_factor,
+                                                self.config.search_size)
+        return SearchInput(image, mask, anchor, self.config.search_size / resize_factor)
 
     def finish(self, frame: np.ndarray, search: SearchInput, values: list[float]) -> TrackResult:
         """Map the network's box back, update the state and the template (second half of
@@ -169,5 +174,15 @@ class StarkTracker:
         return True
 
     def _template(self, frame: np.ndarray, box: BoxXYWH) -> Tokens:
-        crop = crop_and_resize(frame, box, self.config.template_factor, self.config.template_size)
-        return self.model.encode(*to_model_input(crop, self.device, self.dtype))
+        image, mask, _ = self._crop(frame, box, self.config.template_factor,
+                                    self.config.template_size)
+        return self.model.encode(image, mask)
+
+    def _crop(self, frame: np.ndarray, box: BoxXYWH, factor: float,
+              size: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+        if not self.device_crop:
+            crop = crop_and_resize(frame, box, factor, size)
+            return (*to_model_input(crop, self.device, self.dtype), crop.resize_factor)
+        if self._uploaded is None or self._uploaded[0] is not frame:
+            self._uploaded = (frame, frame_to_device(frame, self.device))
+        return crop_on_device(self._uploaded[1], box, factor, size, self.dtype)
