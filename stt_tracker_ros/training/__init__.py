@@ -1,0 +1,1 @@
+"""Two-stage STARK training: frame-pair sampling, augmentation, losses, loop and checkpoints."""

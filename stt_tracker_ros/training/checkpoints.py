@@ -1,0 +1,135 @@
+"""Training checkpoints in the official layout, resuming, pruning and initial weights.
+
+A checkpoint `<output_dir>/stage<k>/ckpt_ep<NNNN>.pth.tar` is a dict with `net` (the state dict,
+as the official files and `load_stark` expect), `epoch`, `optimizer`, `scheduler`, `scaler`,
+`model_config` and `train_config` (plain dicts), and `net_type`. It holds only tensors and plain
+python values, so torch.load(weights_only=True) reads it.
+"""
+import dataclasses
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from stt_tracker_ros.config import ModelConfig
+from stt_tracker_ros.model.checkpoint import CheckpointError, read_checkpoint, state_dict_problems
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r'ckpt_ep(\d{4,})\.pth\.tar')
+
+
+def stage_dir(output_dir: str | Path, stage: int) -> Path:
+    """The folder holding the checkpoints of one stage."""
+    return Path(output_dir) / f'stage{stage}'
+
+
+def checkpoint_path(folder: Path, epoch: int) -> Path:
+    """The file name of epoch `epoch`'s checkpoint."""
+    return folder / f'ckpt_ep{epoch:04d}.pth.tar'
+
+
+def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """(epoch, path) of every checkpoint in `folder`, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = ((_NAME.fullmatch(p.name), p) for p in folder.iterdir())
+    return sorted((int(m.group(1)), p) for m, p in found if m)
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint in `folder`, or None."""
+    found = list_checkpoints(folder)
+    return found[-1][1] if found else None
+
+
+def save_checkpoint(path: Path, model: nn.Module, epoch: int, state: dict[str, Any],
+                    model_config: ModelConfig, train_config: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (a crash mid-write leaves the previous newest intact).
+
+    Args:
+        path: target file.
+        model: the bare network (not a DDP wrapper).
+        epoch: the epoch just finished (1-based).
+        state: optimizer / scheduler / scaler state dicts, stored under their keys.
+        model_config: the network's configuration, stored as a plain dict.
+        train_config: the training configuration as a plain dict.
+    """
+    content = {
+        'net': {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        'net_type': 'STARKST' if model_config.score_head else 'STARKS',
+        'epoch': epoch,
+        **state,
+        'model_config': dataclasses.asdict(model_config),
+        'train_config': train_config,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + '.partial')
+    torch.save(content, partial)
+    os.replace(partial, path)
+    log.info('saved %s', path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a training checkpoint (weights only: no pickled code runs)."""
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:   # torch raises many types for damaged files
+        raise CheckpointError(f'{path}: not a readable training checkpoint: {error}') from error
+
+
+def prune_checkpoints(folder: Path, keep_last: int, keep_every: int) -> None:
+    """Delete checkpoints except the newest `keep_last` and every `keep_every`-th epoch."""
+    found = list_checkpoints(folder)
+    for epoch, path in found[:-keep_last]:
+        if epoch % keep_every:
+            path.unlink()
+
+
+def load_initial_weights(model: nn.Module, path: str | Path, allow_missing: str = '') -> None:
+    """Load a STARK checkpoint's weights into `model` (to fine-tune or to start stage 2).
+
+    Args:
+        model: the network to fill.
+        path: any file `read_checkpoint` accepts (official .pth.tar, ours, safetensors).
+        allow_missing: key prefix that may be absent (stage 2 from a STARK-S style file:
+            'cls_head.'); the official code loads stage-1 weights non-strictly for this.
+
+    Raises:
+        CheckpointError: unreadable, or the weights do not fit the network.
+    """
+    state, _ = read_checkpoint(path)
+    expected = model.state_dict()
+    for key in expected:
+        if allow_missing and key.startswith(allow_missing) and key not in state:
+            state[key] = expected[key]
+    problems = state_dict_problems(model, state)
+    if problems:
+        raise CheckpointError(f'{path}: does not fit the configured network: {problems}')
+    model.load_state_dict(state)
+    log.info('initial weights from %s', path)
+
+
+def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
+    """Fill the ResNet body from a torchvision ResNet state dict (e.g. ImageNet weights).
+
+    layer4, fc and the BN `num_batches_tracked` counters are ignored; every body key must exist.
+
+    Raises:
+        CheckpointError: unreadable, or keys of the body missing or mis-shaped.
+    """
+    state, _ = read_checkpoint(path)
+    body = model.backbone[0].body
+    wanted = body.state_dict()
+    picked = {k: v for k, v in state.items() if k in wanted}
+    missing = sorted(set(wanted) - set(picked))
+    misshaped = [k for k, v in picked.items() if v.shape != wanted[k].shape]
+    if missing or misshaped:
+        raise CheckpointError(f'{path}: not a ResNet state dict for this backbone '
+                              f'(missing {missing[:5]}, mis-shaped {misshaped[:5]})')
+    body.load_state_dict(picked)
+    log.info('backbone weights from %s', path)

@@ -1,0 +1,59 @@
+"""Which parameters train in each stage, at which learning rate, and the step schedule.
+
+Stage 1 trains everything except the score head; in the backbone only layer2 and layer3 train
+(conv1, bn1 and layer1 stay as initialised), at lr x `backbone_lr_factor`. Stage 2 trains only
+the score head (`cls_head`). The backbone's batch norms are frozen in every stage (they hold
+buffers only).
+"""
+import torch
+from torch import nn
+
+from stt_tracker_ros.training.train_config import TrainConfig
+
+_TRAINED_BACKBONE_LAYERS = ('layer2', 'layer3')
+
+
+def is_trainable(name: str, stage: int) -> bool:
+    """Whether parameter `name` (a Stark state-dict key) trains in `stage`."""
+    if stage == 2:
+        return name.startswith('cls_head.')
+    if name.startswith('cls_head.'):
+        return False
+    if name.startswith('backbone.'):
+        return any(f'.{layer}.' in name for layer in _TRAINED_BACKBONE_LAYERS)
+    return True
+
+
+def set_trainable(model: nn.Module, stage: int) -> None:
+    """Set `requires_grad` of every parameter for `stage`."""
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(is_trainable(name, stage))
+
+
+def set_train_mode(model: nn.Module, stage: int) -> None:
+    """Training mode (dropout on). In stage 2 the box head stays in eval mode.
+
+    The official stage 2 does not run the box head, so its batch-norm statistics must not move;
+    our forward computes it anyway, so eval mode keeps its running statistics unchanged.
+    """
+    model.train()
+    if stage == 2:
+        model.box_head.eval()
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters: backbone at lr x factor, the rest at lr."""
+    backbone, rest = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (backbone if name.startswith('backbone.') else rest).append(parameter)
+    groups = [{'params': rest, 'lr': config.lr}]
+    if backbone:
+        groups.append({'params': backbone, 'lr': config.lr * config.backbone_lr_factor})
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig
+                    ) -> torch.optim.lr_scheduler.StepLR:
+    """Multiply every learning rate by `lr_gamma` once `lr_drop_epoch` epochs have run."""
+    return torch.optim.lr_scheduler.StepLR(optimizer, config.lr_drop_epoch, config.lr_gamma)

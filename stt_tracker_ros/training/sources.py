@@ -1,0 +1,62 @@
+"""Turn the data sets named in a training configuration into lists of sequences."""
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from stt_tracker_ros.data.benchmarks import read_got10k, read_lasot, read_plain, read_trackingnet
+from stt_tracker_ros.data.coco import read_coco
+from stt_tracker_ros.data.sequence import Sequence
+from stt_tracker_ros.data.synthetic import SceneConfig, generate_scene
+from stt_tracker_ros.training.train_config import DatasetConfig
+
+log = logging.getLogger(__name__)
+
+
+def synthetic_sequences(config: DatasetConfig) -> list[Sequence]:
+    """`config.sequences` generated scenes with seeds `config.seed`, `config.seed + 1`, ...
+
+    A fixed share (`leave_view`) of them, chosen by a generator seeded with `config.seed`, has
+    the target leave the view and come back, so stage 2 sees frames without the target.
+    """
+    width, height = config.image_size
+    leaves = np.random.default_rng(config.seed).random(config.sequences) < config.leave_view
+    sequences = []
+    for index in range(config.sequences):
+        seed = config.seed + index
+        scene = generate_scene(SceneConfig(width=width, height=height,
+                                           num_frames=config.frames,
+                                           leave_view=bool(leaves[index])), seed)
+        sequences.append(scene.to_sequence(f'synthetic_{seed}'))
+    return sequences
+
+
+def load_source(config: DatasetConfig) -> list[Sequence]:
+    """Read (or generate) the sequences of one data source.
+
+    Raises:
+        FileNotFoundError: the path does not exist.
+    """
+    if config.format == 'synthetic':
+        return synthetic_sequences(config)
+    path = Path(config.path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f'{config.format} data set not found: {path}')
+    subset = list(config.subset) or None
+    if config.format == 'plain':
+        sequences = read_plain(path)
+    elif config.format == 'got10k':
+        sequences = read_got10k(path, config.split)
+    elif config.format == 'lasot':
+        sequences = read_lasot(path, subset)
+    elif config.format == 'trackingnet':
+        sequences = read_trackingnet(path, subset)
+    else:
+        sequences = read_coco(path, config.images or None)
+    log.info('%s %s: %d sequences', config.format, path, len(sequences))
+    return sequences
+
+
+def load_sources(configs: tuple[DatasetConfig, ...]) -> tuple[list[list[Sequence]], list[float]]:
+    """The sequences of every source and the sources' sampling ratios, in config order."""
+    return [load_source(c) for c in configs], [c.ratio for c in configs]

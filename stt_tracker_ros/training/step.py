@@ -1,0 +1,69 @@
+"""One batch through the network: the stage's loss with its statistics, and validation sums."""
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from stt_tracker_ros.model.stark import StarkOutput
+from stt_tracker_ros.training.losses import (box_cxcywh_to_xyxy, box_xywh_to_xyxy,
+                                             generalized_iou, localisation_loss, score_loss)
+
+
+class StepLoss(NamedTuple):
+    """The loss to minimise and detached statistics (0-d tensors, not yet synchronised)."""
+
+    loss: torch.Tensor
+    stats: dict[str, torch.Tensor]
+
+
+def batch_to_device(batch: dict[str, torch.Tensor], device: torch.device
+                    ) -> dict[str, torch.Tensor]:
+    """Move a collated batch to `device` (asynchronously from pinned memory)."""
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def forward_batch(model: nn.Module, batch: dict[str, torch.Tensor]) -> StarkOutput:
+    """Run the network on a collated batch.
+
+    Args:
+        model: Stark (or a DDP wrapper of it).
+        batch: template_images [B, T, 3, t, t], template_masks [B, T, t, t], search_image
+            [B, 3, s, s], search_mask [B, s, s] (see `PairProcessor`).
+    """
+    images, masks = batch['template_images'], batch['template_masks']
+    templates = [(images[:, i], masks[:, i]) for i in range(images.shape[1])]
+    return model(templates, (batch['search_image'], batch['search_mask']))
+
+
+def compute_loss(output: StarkOutput, batch: dict[str, torch.Tensor], stage: int,
+                 giou_weight: float = 2.0, l1_weight: float = 5.0) -> StepLoss:
+    """Stage 1: weighted GIoU + L1 of the boxes; stage 2: BCE of the score logits.
+
+    Stage-1 batches hold positives only (the sampler draws no negatives there).
+    """
+    if stage == 2:
+        loss = score_loss(output.logits, batch['label'])
+        return StepLoss(loss, {'loss': loss.detach(), 'loss_cls': loss.detach()})
+    terms = localisation_loss(output.boxes, batch['search_box'], giou_weight, l1_weight)
+    stats = {'loss': terms.total.detach(), 'loss_giou': terms.giou.detach(),
+             'loss_l1': terms.l1.detach(), 'iou': terms.iou}
+    return StepLoss(terms.total, stats)
+
+
+def validation_sums(output: StarkOutput, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """[4] float64 sums over the batch: IoU of positives, positives, correct scores, samples.
+
+    The IoU is the box IoU with the target in the search crop; a score is correct when the
+    logit's sign matches the label (always counted correct for a network without score head).
+    """
+    labels = batch['label'].double()
+    pred = box_cxcywh_to_xyxy(output.boxes.double())
+    target = box_xywh_to_xyxy(batch['search_box'].double()).clamp(0.0, 1.0)
+    iou = generalized_iou(pred, target)[1]
+    if output.logits is None:
+        correct = torch.ones_like(labels)
+    else:
+        correct = ((output.logits.double() > 0).double() == labels).double()
+    return torch.stack([(iou * labels).sum(), labels.sum(), correct.sum(),
+                        torch.tensor(float(len(labels)), dtype=torch.float64,
+                                     device=labels.device)])

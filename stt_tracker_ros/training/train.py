@@ -1,0 +1,271 @@
+"""The training loop of one stage: `train(config)`, behind `stt-tracker train CONFIG.yaml`.
+
+Reads top to bottom: processes and seeds, network and initial weights, optimiser and resume,
+data, then per epoch: train, validate, log, checkpoint. Under torchrun every process runs this;
+the network is wrapped in DistributedDataParallel and only rank 0 writes files.
+"""
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from stt_tracker_ros.config import ModelConfig
+from stt_tracker_ros.model.checkpoint import CheckpointError
+from stt_tracker_ros.model.stark import Stark, build_stark
+from stt_tracker_ros.training.checkpoints import (checkpoint_path, latest_checkpoint,
+                                                  load_backbone_weights, load_checkpoint,
+                                                  load_initial_weights, prune_checkpoints,
+                                                  save_checkpoint, stage_dir)
+from stt_tracker_ros.training.dataset import PairDataset
+from stt_tracker_ros.training.distributed import (DistributedContext, ShardSampler,
+                                                  all_reduce_sum, setup_distributed,
+                                                  teardown_distributed)
+from stt_tracker_ros.training.logbook import CsvLog, ProgressLine
+from stt_tracker_ros.training.optimizer import (build_optimizer, build_scheduler, set_train_mode,
+                                                set_trainable)
+from stt_tracker_ros.training.processing import Augmentation, CropSpec, PairProcessor
+from stt_tracker_ros.training.sampler import FrameSampler
+from stt_tracker_ros.training.sources import load_sources
+from stt_tracker_ros.training.step import (batch_to_device, compute_loss, forward_batch,
+                                           validation_sums)
+from stt_tracker_ros.training.train_config import DatasetConfig, TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def build_dataset(config: TrainConfig, network: ModelConfig, datasets: tuple[DatasetConfig, ...],
+                  validation: bool = False) -> PairDataset:
+    """Samples of `datasets` for `network`; validation crops get jitter but no augmentation."""
+    sources, ratios = load_sources(datasets)
+    sampler = FrameSampler(sources, ratios, network.num_templates, config.sampler,
+                           config.max_gap, config.min_frames,
+                           config.negative_prob if config.stage == 2 else 0.0)
+    template = CropSpec(config.template_factor, network.template_size,
+                        config.template_scale_jitter, config.template_center_jitter)
+    search = CropSpec(config.search_factor, network.search_size, config.search_scale_jitter,
+                      config.search_center_jitter)
+    augmentation = (Augmentation(0.0, 0.0, 0.0) if validation else
+                    Augmentation(config.grayscale_prob, config.flip_prob,
+                                 config.brightness_jitter))
+    processor = PairProcessor(template, search, augmentation, network.stride)
+    if validation:
+        return PairDataset(sampler, processor, config.seed + 1, config.val_samples)
+    return PairDataset(sampler, processor, config.seed, config.epochs * config.samples_per_epoch)
+
+
+def initialise_weights(model: Stark, config: TrainConfig) -> None:
+    """Stage 1: optional ImageNet backbone and/or STARK weights to fine-tune. Stage 2: stage 1.
+
+    Raises:
+        CheckpointError: stage 2 without a stage-1 checkpoint, or unusable weight files.
+    """
+    if config.stage == 1:
+        if config.backbone_weights:
+            load_backbone_weights(model, config.backbone_weights)
+        if config.init_checkpoint:
+            load_initial_weights(model, config.init_checkpoint)
+        return
+    path = config.init_checkpoint or latest_checkpoint(stage_dir(config.output_dir, 1))
+    if not path:
+        raise CheckpointError(f'{stage_dir(config.output_dir, 1)}: stage 2 starts from a stage-1 '
+                              'checkpoint; none found there and init_checkpoint is empty')
+    load_initial_weights(model, path, allow_missing='cls_head.')
+
+
+def _epoch_seed(seed: int, rank: int, epoch: int) -> int:
+    """Dropout seed of one epoch on one process: a resumed run repeats an uninterrupted one."""
+    return int(np.random.SeedSequence([seed, rank, epoch]).generate_state(1)[0])
+
+
+def _autocast(config: TrainConfig, device: torch.device
+              ) -> Callable[[], contextlib.AbstractContextManager]:
+    """A factory of autocast contexts: bf16/fp16 on CUDA as configured, nothing on the CPU."""
+    if device.type != 'cuda' or config.precision == 'fp32':
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if config.precision == 'bf16' else torch.float16
+    return lambda: torch.autocast('cuda', dtype=dtype)
+
+
+class _Trainer:
+    """The state one stage needs across epochs."""
+
+    def __init__(self, config: TrainConfig, context: DistributedContext):
+        self.config, self.context = config, context
+        self.network = config.model_config()
+        self.folder = stage_dir(config.output_dir, config.stage)
+        device = context.device
+        torch.manual_seed(config.seed)   # the same initial weights on every process
+        self.model = build_stark(self.network)
+        resume = latest_checkpoint(self.folder)
+        if resume is None:
+            initialise_weights(self.model, config)
+        set_trainable(self.model, config.stage)
+        self.model.to(device)
+        self.optimizer = build_optimizer(self.model, config)
+        self.scheduler = build_scheduler(self.optimizer, config)
+        self.scaler = torch.amp.GradScaler(
+            device.type, enabled=device.type == 'cuda' and config.precision == 'fp16')
+        self.start_epoch = 1
+        self.last_checkpoint = resume
+        if resume is not None:
+            self._resume(resume)
+        self.wrapped = (DistributedDataParallel(
+            self.model, device_ids=[device.index] if device.type == 'cuda' else None)
+            if context.distributed else self.model)
+        self.autocast = _autocast(config, device)
+        self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+
+    def _resume(self, path: Path) -> None:
+        state = load_checkpoint(path)
+        try:
+            self.model.load_state_dict(state['net'])
+            self.optimizer.load_state_dict(state['optimizer'])
+        except (RuntimeError, ValueError, KeyError) as error:
+            raise CheckpointError(f'{path}: cannot resume this configuration from it: '
+                                  f'{error}') from error
+        self.scheduler.load_state_dict(state['scheduler'])
+        if state.get('scaler'):
+            self.scaler.load_state_dict(state['scaler'])
+        self.start_epoch = int(state['epoch']) + 1
+        log.info('resuming stage %d from %s (epoch %d done)', self.config.stage, path,
+                 self.start_epoch - 1)
+
+    def loader(self, dataset: PairDataset, sampler: ShardSampler,
+               drop_last: bool = True) -> DataLoader:
+        """Batches of this process's shard, pinned for a GPU.
+
+        Training drops an incomplete last batch (every process must run the same steps).
+        """
+        return DataLoader(dataset, self.config.batch_size, sampler=sampler,
+                          num_workers=self.config.num_workers, drop_last=drop_last,
+                          pin_memory=self.context.device.type == 'cuda')
+
+    def train_epoch(self, epoch: int, loader: DataLoader) -> dict[str, float]:
+        """One pass over the epoch's shard; returns the mean statistics over all processes."""
+        config, context = self.config, self.context
+        set_train_mode(self.model, config.stage)
+        torch.manual_seed(_epoch_seed(config.seed, context.rank, epoch))
+        samples_per_step = config.batch_size * context.world_size
+        progress = ProgressLine(epoch, config.epochs, len(loader), enabled=context.is_main)
+        totals: dict[str, torch.Tensor] = {}
+        steps = 0
+        for steps, batch in enumerate(loader, start=1):
+            batch = batch_to_device(batch, context.device)
+            with self.autocast():
+                output = forward_batch(self.wrapped, batch)
+            result = compute_loss(output, batch, config.stage, config.giou_weight,
+                                  config.l1_weight)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(result.loss).backward()
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.trainable, config.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            for name, value in result.stats.items():
+                totals[name] = totals.get(name, 0.0) + value
+            if steps % config.log_interval == 0 and context.is_main and progress.interactive:
+                # .item() waits for the device: only at log time.
+                progress.update(steps, steps * samples_per_step,
+                                {k: (v / steps).item() for k, v in totals.items()})
+        if not steps:
+            raise ValueError('an epoch has no complete batch: raise samples_per_epoch or lower '
+                             'batch_size')
+        names = sorted(totals)
+        means = all_reduce_sum(torch.stack([totals[n] / steps for n in names]), context)
+        values = dict(zip(names, (means / context.world_size).tolist()))
+        progress.close(steps, steps * samples_per_step, values)
+        return values
+
+    @torch.no_grad()
+    def validate(self, loader: DataLoader) -> tuple[float, float | None]:
+        """(mean IoU of positives, score accuracy or None in stage 1) over all processes."""
+        self.model.eval()
+        sums = torch.zeros(4, dtype=torch.float64, device=self.context.device)
+        for batch in loader:
+            batch = batch_to_device(batch, self.context.device)
+            with self.autocast():
+                output = forward_batch(self.model, batch)
+            sums += validation_sums(output, batch)
+        iou, positives, correct, count = all_reduce_sum(sums, self.context).tolist()
+        accuracy = correct / max(count, 1.0) if self.config.stage == 2 else None
+        return iou / max(positives, 1.0), accuracy
+
+    def save(self, epoch: int) -> None:
+        """The main process writes epoch `epoch`'s checkpoint and drops old ones."""
+        path = checkpoint_path(self.folder, epoch)
+        self.last_checkpoint = path
+        if not self.context.is_main:
+            return
+        state = {'optimizer': self.optimizer.state_dict(),
+                 'scheduler': self.scheduler.state_dict(),
+                 'scaler': self.scaler.state_dict() if self.scaler.is_enabled() else {}}
+        save_checkpoint(path, self.model, epoch, state, self.network, self.config.to_dict())
+        prune_checkpoints(self.folder, self.config.keep_last, self.config.keep_every)
+
+
+def train(config: TrainConfig) -> Path:
+    """Run (or resume) one training stage to `config.epochs`.
+
+    Returns:
+        The newest checkpoint of the stage.
+
+    Raises:
+        ValueError: no training data, or an epoch without a full batch.
+        CheckpointError: stage 2 without stage-1 weights, or an unusable checkpoint.
+    """
+    if not config.datasets:
+        raise ValueError('the training configuration names no datasets')
+    context = setup_distributed(config.device)
+    try:
+        return _run(config, context)
+    finally:
+        teardown_distributed(context)
+
+
+def _run(config: TrainConfig, context: DistributedContext) -> Path:
+    trainer = _Trainer(config, context)
+    if trainer.start_epoch > config.epochs:
+        log.info('stage %d already trained to epoch %d', config.stage, config.epochs)
+        return trainer.last_checkpoint
+    network = trainer.network
+    train_sampler = ShardSampler(config.samples_per_epoch, context.rank, context.world_size)
+    train_loader = trainer.loader(build_dataset(config, network, config.datasets), train_sampler)
+    val_loader = None
+    if config.val_datasets:
+        val_loader = trainer.loader(
+            build_dataset(config, network, config.val_datasets, validation=True),
+            ShardSampler(config.val_samples, context.rank, context.world_size, per_epoch=False),
+            drop_last=False)
+    csv_log = CsvLog(trainer.folder / 'log.csv') if context.is_main else None
+    if context.is_main:
+        log.info('stage %d: %s, epochs %d-%d, %d samples per epoch, %d process(es) on %s',
+                 config.stage, network.name, trainer.start_epoch, config.epochs,
+                 config.samples_per_epoch, context.world_size, context.device)
+    for epoch in range(trainer.start_epoch, config.epochs + 1):
+        started = time.perf_counter()
+        train_sampler.set_epoch(epoch)
+        lr = trainer.optimizer.param_groups[0]['lr']
+        stats = trainer.train_epoch(epoch, train_loader)
+        train_seconds = time.perf_counter() - started
+        trainer.scheduler.step()
+        val_iou = val_accuracy = None
+        if val_loader is not None and (epoch % config.val_interval == 0
+                                       or epoch == config.epochs):
+            val_iou, val_accuracy = trainer.validate(val_loader)
+        if csv_log is not None:
+            steps = len(train_loader)
+            csv_log.write({**stats, 'epoch': epoch, 'step': epoch * steps, 'lr': lr,
+                           'val_iou': val_iou, 'val_accuracy': val_accuracy,
+                           'samples_per_s': steps * config.batch_size * context.world_size
+                           / train_seconds, 'seconds': time.perf_counter() - started})
+        if epoch % config.checkpoint_interval == 0 or epoch == config.epochs:
+            trainer.save(epoch)
+    if context.is_main:
+        log.info('stage %d finished: %s', config.stage, trainer.last_checkpoint)
+    return trainer.last_checkpoint
