@@ -101,8 +101,8 @@ def _eval(args: argparse.Namespace) -> int:
     factories = {}
     for spec in args.trackers:
         name, _, rest = spec.partition('=')
-        factories[name if rest else spec.split(':')[0]] = tracker_factory(rest or spec,
-                                                                           args.device)
+        name = name if rest else spec.split(':')[0]
+        factories[name] = tracker_factory(rest or spec, args.device)
     sequences = load_sequences(args.format, args.root, args.limit)
     summary = evaluate(factories, sequences, args.out)
     print(f'{"tracker":16s} {"AUC":>6s} {"P@20":>6s} {"Pnorm":>6s} {"AO":>6s} {"SR.5":>6s} '

@@ -1,4 +1,4 @@
-"""Model variants and tracker settings as frozen dataclasses; YAML overrides reject unknown keys."""
+"""Model variants and tracker settings as frozen dataclasses (YAML overrides: no unknown keys)."""
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -8,7 +8,7 @@ import yaml
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of one STARK network. Defaults are STARK-ST50 (researchmm/Stark stark_st2 baseline)."""
+    """Shape of one STARK network; the defaults are STARK-ST50 (official stark_st2 baseline)."""
 
     name: str = 'st50'
     backbone_layers: tuple[int, int, int] = (3, 4, 6)  # bottleneck blocks in layer1..layer3

@@ -46,7 +46,7 @@ def fixture_model(variant: str, salt: int, keys: list[str] | None = None) -> Sta
     model = build_stark(model_config(variant))
     state = model.state_dict()
     if keys is not None and list(keys) != list(state):
-        raise ValueError(f'{variant}: fixture key list differs from the model\'s state dict')
+        raise ValueError(f"{variant}: fixture key list differs from the model's state dict")
     weights = {name: named_weight(name, tuple(t.shape), salt) for name, t in state.items()}
     model.load_state_dict(weights, strict=True)
     return model.eval()

@@ -42,7 +42,7 @@ class CornerHead(nn.Module):
         return (prob * self.coord_x).sum(1), (prob * self.coord_y).sum(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[N, C, S, S] fused features -> [N, 4] float32 (x1, y1, x2, y2) normalised to the crop."""
+        """[N, C, S, S] fused features -> [N, 4] float32 (x1, y1, x2, y2), crop-normalised."""
         x1, y1 = self._soft_argmax(self._heat_map(x, 'tl'))
         x2, y2 = self._soft_argmax(self._heat_map(x, 'br'))
         return torch.stack((x1, y1, x2, y2), dim=1) / self.image_size

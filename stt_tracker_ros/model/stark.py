@@ -57,7 +57,8 @@ class Stark(nn.Module):
             mask: [B, H, W] bool, True on padded pixels; or float, 1.0 on padded pixels (for
                 exported graphs, which must not carry booleans).
         """
-        feat = self.backbone[0](image)  # [B, 1024, H/16, W/16]
+        # Channels-last convolutions are faster on CPUs (oneDNN) and GPUs (tensor cores).
+        feat = self.backbone[0](image.contiguous(memory_format=torch.channels_last))
         # Nearest down-sampling: cell (i, j) takes pixel (16i, 16j), as the official code does.
         small = F.interpolate(mask[None].float(), size=feat.shape[-2:]).to(mask.dtype)[0]
         pos = sine_position_encoding(small, self.config.hidden_dim).to(feat.dtype)

@@ -66,7 +66,8 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
         if is_onnx_export(checkpoint):
             return StarkTracker(OnnxStark(checkpoint, _onnx_providers(torch_device)), config)
         model = load_stark(checkpoint, variant)
-    model = model.to(torch_device, resolve_dtype(torch_device, half))
+    model = model.to(torch_device, resolve_dtype(torch_device, half),
+                     memory_format=torch.channels_last)
     return StarkTracker(model, config)
 
 

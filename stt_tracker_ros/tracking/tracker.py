@@ -1,4 +1,4 @@
-"""STARK tracking loop: template from the init box, search crop per frame, dynamic template, lost state."""
+"""STARK tracking loop: init template, search crop per frame, dynamic template, lost state."""
 import logging
 from typing import NamedTuple
 
@@ -65,7 +65,7 @@ class StarkTracker:
         self.config = config or TrackerConfig()
         if self.config.search_size != model.config.search_size:
             raise ValueError(f'tracker search_size {self.config.search_size} differs from the '
-                             f'model\'s {model.config.search_size}')
+                             f"model's {model.config.search_size}")
         parameter = next(model.parameters(), None)  # runtimes such as ONNX hold none
         self.device = parameter.device if parameter is not None else torch.device('cpu')
         self.dtype = parameter.dtype if parameter is not None else torch.float32

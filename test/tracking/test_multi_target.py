@@ -14,7 +14,8 @@ BOXES = [(76.0, 105.0, 40.0, 30.0), (150.0, 60.0, 50.0, 60.0), (20.0, 20.0, 30.0
 @pytest.fixture(scope='module')
 def frames(parity_fixture_path):
     with np.load(parity_fixture_path) as archive:
-        return fixture_frames({k: archive[k] for k in archive.files if k.startswith('tracker')})[:3]
+        data = {k: archive[k] for k in archive.files if k.startswith('tracker')}
+    return fixture_frames(data)[:3]
 
 
 def test_batched_targets_equal_single_targets(frames):

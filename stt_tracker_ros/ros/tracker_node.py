@@ -1,0 +1,374 @@
+"""ROS 2 node `stt_tracker`: follow the object in one init box through an image stream.
+
+Topics (relative, remap `image` to your camera):
+  sub  image                 sensor_msgs/Image (or `<image>/compressed` with use_compressed)
+  sub  ~/init_box            vision_msgs/BoundingBox2D, pixels, applied to the newest frame
+  sub  ~/init                vision_msgs/Detection2D, applied to the cached frame with its stamp
+  pub  ~/detection           vision_msgs/Detection2D (header = the image's header)
+  pub  ~/detections          vision_msgs/Detection2DArray (0 or 1 entries per processed frame)
+  pub  ~/status              stt_tracker_ros/TrackStatus (every processed frame and bad input)
+  pub  ~/debug_image         sensor_msgs/Image rgb8, only with subscribers or `debug_image`
+  srv  ~/reset               std_srvs/Trigger: forget the target
+  srv  ~/enable              std_srvs/SetBool: stop (false) and resume (true) tracking
+
+Threading: the image callback only stores the message and hands it to a newest-frame-wins
+worker thread (stt_tracker_ros.ros.worker), which decodes, tracks and publishes; init, reset,
+enable and parameter callbacks run on the executor in another callback group. One lock guards
+the tracker and the targets. Bad input is answered with a throttled warning and a TrackStatus
+whose `message` says what was wrong; it never stops the node or changes the track.
+"""
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+import rclpy.logging
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from std_srvs.srv import SetBool, Trigger
+from vision_msgs.msg import BoundingBox2D, Detection2D
+
+from stt_tracker_ros.ros.conversions import bbox_to_xywh, stamp_to_ns
+from stt_tracker_ros.ros.frame_cache import FrameCache, ReceivedFrame
+from stt_tracker_ros.ros.image_decoding import (ImageDecodeError, check_image,
+                                                compressed_to_rgb, image_to_rgb)
+from stt_tracker_ros.ros.outputs import TargetResult, TrackerOutputs
+from stt_tracker_ros.ros.parameters import NodeParameters, apply_changes, declare_parameters
+from stt_tracker_ros.ros.worker import NewestWorker
+from stt_tracker_ros.tracking.result import (InvalidBoxError, InvalidFrameError, TrackResult,
+                                             TrackState)
+
+WARN_PERIOD_S = 5.0   # one log line per kind of problem per period
+
+
+def default_tracker_factory(params: NodeParameters):
+    """Build the real STARK tracker from the node's parameters (may raise CheckpointError).
+
+    The tracker is warmed up with one init and one track on a blank frame, so the first real
+    frame does not pay for lazy allocations and kernel selection (seconds on some devices).
+    """
+    # Imported here so that nodes built with an injected tracker never load torch.
+    from stt_tracker_ros.tracking.factory import build_tracker
+    tracker = build_tracker(params.checkpoint or None, params.variant or None, params.device,
+                            params.half, params.tracker_config(),
+                            random_weights=params.random_weights)
+    blank = np.zeros((240, 320, 3), np.uint8)
+    tracker.initialize(blank, (140.0, 100.0, 40.0, 40.0))
+    tracker.track(blank)
+    tracker.reset()
+    return tracker
+
+
+@dataclass
+class Target:
+    """One followed object: its id, its tracker and the frame it was initialised on."""
+
+    target_id: str
+    tracker: object
+    init_seq: int
+    state: TrackState = TrackState.TRACKING
+
+
+class TrackerNode(Node):
+    """The `stt_tracker` node; see the module docstring for its interface."""
+
+    def __init__(self, tracker_factory: Callable[[NodeParameters], object] | None = None,
+                 node_name: str = 'stt_tracker', **node_kwargs):
+        """Declare parameters, build the tracker, create topics and services.
+
+        Args:
+            tracker_factory: builds the tracker from the parameters; default: the STARK model
+                from `checkpoint` (tests inject doubles with initialize/track/reset/state/config).
+            node_name: ROS node name.
+            **node_kwargs: passed to rclpy.node.Node (namespace, parameter_overrides, ...).
+
+        Raises:
+            Exception: whatever the factory raises (CheckpointError names the file).
+        """
+        super().__init__(node_name, **node_kwargs)
+        self._params = declare_parameters(self)
+        self._tracker = (tracker_factory or default_tracker_factory)(self._params)
+        self._tracker.config = self._params.tracker_config(self._tracker.config)
+        self._lock = threading.Lock()          # guards _tracker, _targets, _enabled
+        self._targets: dict[str, Target] = {}  # one entry for now; the key is the target id
+        self._enabled = True
+        self._next_id = 1
+        self._seq = 0
+        self._last_warning: dict[str, float] = {}
+        self._frames = FrameCache(self._params.frame_cache_size)
+        self._worker = NewestWorker(self.process_frame, 'stt-tracker-inference',
+                                    self._on_worker_error)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._create_interfaces()
+        self.get_logger().info(
+            f'ready: images on {self._image_topic}, init box on '
+            f'{self.resolve_topic_name("~/init_box")}')
+
+    def _create_interfaces(self) -> None:
+        images, control = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
+        reliability = (ReliabilityPolicy.RELIABLE if self._params.image_reliability == 'reliable'
+                       else ReliabilityPolicy.BEST_EFFORT)
+        image_qos = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=reliability)
+        base = self.resolve_topic_name('image')   # remaps apply, as in image_transport
+        if self._params.use_compressed:
+            self._image_topic = base + '/compressed'
+            self.image_subscription = self.create_subscription(
+                CompressedImage, self._image_topic, self._on_compressed, image_qos,
+                callback_group=images)
+        else:
+            self._image_topic = base
+            self.image_subscription = self.create_subscription(
+                Image, 'image', self._on_image, image_qos, callback_group=images)
+        self.create_subscription(BoundingBox2D, '~/init_box', self._on_init_box, 10,
+                                 callback_group=control)
+        self.create_subscription(Detection2D, '~/init', self._on_init, 10,
+                                 callback_group=control)
+        self.outputs = TrackerOutputs(self)
+        self.create_service(Trigger, '~/reset', self._on_reset, callback_group=control)
+        self.create_service(SetBool, '~/enable', self._on_enable, callback_group=control)
+
+    @property
+    def frames_dropped(self) -> int:
+        """Frames replaced by newer ones before the tracker got to them."""
+        return self._worker.dropped
+
+    def destroy_node(self) -> None:
+        """Stop the worker thread, then destroy the node."""
+        worker = getattr(self, '_worker', None)   # absent when __init__ failed early
+        if worker is not None:
+            worker.stop()
+        super().destroy_node()
+
+    # ---- images -------------------------------------------------------------------------------
+    def _on_image(self, msg: Image) -> None:
+        self._receive(msg, compressed=False)
+
+    def _on_compressed(self, msg: CompressedImage) -> None:
+        self._receive(msg, compressed=True)
+
+    def _receive(self, msg, compressed: bool) -> None:
+        self._seq += 1
+        frame = ReceivedFrame(msg, self._seq, stamp_to_ns(msg.header.stamp), time.monotonic(),
+                              compressed)
+        self._frames.add(frame)
+        self._worker.submit(frame)
+
+    def process_frame(self, frame: ReceivedFrame) -> None:
+        """Decode, track and publish one frame (runs on the worker thread)."""
+        with self._lock:
+            targets = list(self._targets.values()) if self._enabled else []
+        if not targets:
+            self._publish_idle(frame)
+            return
+        try:
+            rgb = self._decode(frame)
+        except ImageDecodeError as error:
+            self._warn('image', f'image ignored: {error}')
+            self._publish_rejected_frame(frame, targets, f'image ignored: {error}')
+            return
+        results = []
+        for target in targets:
+            result = self._track(target, frame, rgb)
+            if result is not None:
+                latency_ms = (time.monotonic() - frame.received) * 1000.0
+                results.append(TargetResult(target.target_id, result, latency_ms))
+        if not results:
+            return
+        header = frame.msg.header
+        self.outputs.frame_results(header, results, self._params.class_id,
+                                   self._params.publish_when_lost, self.frames_dropped)
+        if self.outputs.wants_debug(self._params.debug_image):
+            self.outputs.debug(header, rgb, results, self.frames_dropped)
+
+    def _track(self, target: Target, frame: ReceivedFrame, rgb) -> TrackResult | None:
+        """Run the tracker on `rgb` for `target`; None when the frame was not used."""
+        with self._lock:
+            if (self._targets.get(target.target_id) is not target or not self._enabled
+                    or frame.seq <= target.init_seq):
+                return None   # reset, re-initialised or disabled meanwhile, or an older frame
+            try:
+                result = target.tracker.track(rgb)
+            except InvalidFrameError as error:
+                self._warn('frame', f'frame ignored: {error}')
+                self._publish_rejected_frame(frame, [target], f'frame ignored: {error}')
+                return None
+            except Exception as error:  # noqa: BLE001 - e.g. a device error: keep running
+                self._warn('track', f'tracking failed: {type(error).__name__}: {error}',
+                           error=True)
+                self._publish_rejected_frame(frame, [target], f'tracking failed: {error}')
+                return None
+            previous, target.state = target.state, result.state
+        if previous != result.state:
+            self.get_logger().info(f'target {target.target_id}: {previous.name} -> '
+                                   f'{result.state.name} (confidence {result.confidence:.2f})')
+        return result
+
+    def _decode(self, frame: ReceivedFrame):
+        return compressed_to_rgb(frame.msg) if frame.compressed else image_to_rgb(frame.msg)
+
+    def _publish_idle(self, frame: ReceivedFrame) -> None:
+        with self._lock:
+            reason = ('tracking disabled (call ~/enable to resume)' if not self._enabled
+                      else 'no target: send a box on ~/init_box or ~/init')
+        self._warn('idle', f'{reason}; frames are not tracked', info=True)
+        if not frame.compressed:
+            try:
+                check_image(frame.msg)
+            except ImageDecodeError as error:
+                self._warn('image', f'image unusable: {error}')
+                reason = f'{reason}; image unusable: {error}'
+        latency_ms = (time.monotonic() - frame.received) * 1000.0
+        self.outputs.idle(frame.msg.header, latency_ms, self.frames_dropped, reason)
+        if self.outputs.wants_debug(self._params.debug_image):
+            try:
+                self.outputs.debug(frame.msg.header, self._decode(frame), [],
+                                   self.frames_dropped)
+            except ImageDecodeError:
+                pass   # already reported in the status above
+
+    def _publish_rejected_frame(self, frame: ReceivedFrame, targets: list[Target],
+                                message: str) -> None:
+        latency_ms = (time.monotonic() - frame.received) * 1000.0
+        for target in targets:
+            self.outputs.status(frame.msg.header, target.target_id, target.state,
+                                self.frames_dropped, message, latency_ms)
+
+    def _on_worker_error(self, error: BaseException) -> None:
+        self._warn('worker', f'frame processing failed: {type(error).__name__}: {error}',
+                   error=True)
+
+    # ---- init, reset, enable ------------------------------------------------------------------
+    def _on_init_box(self, msg: BoundingBox2D) -> None:
+        self._start_target(self._frames.newest(), bbox_to_xywh(msg), '~/init_box', None)
+
+    def _on_init(self, msg: Detection2D) -> None:
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        if stamp_ns == 0:   # unstamped (e.g. typed by hand): use the newest frame
+            frame = self._frames.newest()
+        else:
+            tolerance_ns = int(self._params.init_stamp_tolerance * 1e9)
+            frame = self._frames.closest(stamp_ns, tolerance_ns)
+            if frame is None and len(self._frames):
+                oldest, newest = self._frames.stamp_range()
+                self._reject_init(msg.header, 'stamp', f'init rejected: no cached frame within '
+                                  f'{self._params.init_stamp_tolerance:g} s of stamp '
+                                  f'{stamp_ns / 1e9:.3f} (cached {oldest / 1e9:.3f} .. '
+                                  f'{newest / 1e9:.3f})')
+                return
+        self._start_target(frame, bbox_to_xywh(msg.bbox), '~/init', msg.header)
+
+    def _start_target(self, frame: ReceivedFrame | None, box_xywh, source: str,
+                      init_header: Header | None) -> None:
+        if frame is None:
+            self._reject_init(init_header or Header(), 'no_image',
+                              f'init rejected: no image received yet on {self._image_topic}')
+            return
+        try:
+            rgb = self._decode(frame)
+        except ImageDecodeError as error:
+            self._reject_init(frame.msg.header, 'image',
+                              f'init rejected: image unusable: {error}')
+            return
+        with self._lock:
+            try:
+                self._tracker.initialize(rgb, box_xywh)
+            except (InvalidBoxError, InvalidFrameError) as error:
+                rejected = str(error)
+            else:
+                rejected = None
+                target = Target(str(self._next_id), self._tracker, frame.seq)
+                self._next_id += 1
+                self._targets = {target.target_id: target}   # one target for now
+        if rejected is not None:
+            self._reject_init(frame.msg.header, 'box', f'init rejected: {rejected}')
+            return
+        self.get_logger().info(f'target {target.target_id} initialised from {source} on box '
+                               f'{tuple(round(float(v), 1) for v in box_xywh)}')
+        self.outputs.initialised(frame.msg.header, target.target_id, box_xywh,
+                                 self._params.class_id, self.frames_dropped, source)
+
+    def _reject_init(self, header: Header, kind: str, message: str) -> None:
+        self._warn('init_' + kind, message)
+        with self._lock:
+            target = next(iter(self._targets.values()), None)
+        self.outputs.status(header, target.target_id if target else '',
+                            target.state if target else TrackState.IDLE, self.frames_dropped,
+                            message)
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response):
+        with self._lock:
+            forgotten = list(self._targets)
+            self._targets = {}
+            self._tracker.reset()
+        response.success = True
+        response.message = (f'target {", ".join(forgotten)} forgotten' if forgotten
+                            else 'no target to forget')
+        self.get_logger().info(response.message)
+        newest = self._frames.newest()
+        header = newest.msg.header if newest else Header()
+        self.outputs.status(header, '', TrackState.IDLE, self.frames_dropped,
+                            'reset: ' + response.message)
+        return response
+
+    def _on_enable(self, request: SetBool.Request, response: SetBool.Response):
+        with self._lock:
+            self._enabled = bool(request.data)
+        response.success = True
+        response.message = 'tracking enabled' if request.data else 'tracking disabled'
+        self.get_logger().info(response.message)
+        return response
+
+    # ---- parameters and logging ---------------------------------------------------------------
+    def _on_set_parameters(self, changes):
+        updated, result = apply_changes(self._params, changes)
+        if result.successful:
+            with self._lock:
+                self._params = updated
+                self._tracker.config = updated.tracker_config(self._tracker.config)
+        return result
+
+    def _warn(self, kind: str, text: str, info: bool = False, error: bool = False) -> None:
+        """Log `text` unless a line of the same `kind` was logged in the last WARN_PERIOD_S."""
+        now = time.monotonic()
+        if now - self._last_warning.get(kind, -WARN_PERIOD_S) < WARN_PERIOD_S:
+            return
+        self._last_warning[kind] = now
+        # rclpy ties a severity to each logging call site, hence three separate calls.
+        if error:
+            self.get_logger().error(text)
+        elif info:
+            self.get_logger().info(text)
+        else:
+            self.get_logger().warning(text)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the node until Ctrl-C; returns the process exit code (1 when it cannot start)."""
+    rclpy.init(args=args)
+    try:
+        node = TrackerNode()
+    except Exception as error:  # noqa: BLE001 - any start-up failure is fatal and reported
+        rclpy.logging.get_logger('stt_tracker').fatal(f'cannot start: {error}')
+        rclpy.try_shutdown()
+        return 1
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Fixtures for the ROS tests: an rclpy session per module, tracker doubles, a probe node.
+
+Every module that uses `ros_session` gets its own ROS_DOMAIN_ID (from the process id and the
+module's `DOMAIN_OFFSET`), discovery limited to this host, and a MultiThreadedExecutor spinning
+in a background thread. Tests talk to the node under test over real DDS through `Probe`.
+"""
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+WAIT_S = 10.0   # generous upper bound for anything that should happen in milliseconds
+
+
+def domain_id_for(offset: int) -> int:
+    """A domain in 1..100, distinct per module of one run and unlikely to match another run."""
+    return 1 + (os.getpid() * 7 + offset) % 100
+
+
+@pytest.fixture(scope='module')
+def ros_session(request):
+    """rclpy initialised on the module's own domain, with a spinning executor; yields it."""
+    rclpy = pytest.importorskip('rclpy')
+    from rclpy.executors import MultiThreadedExecutor
+
+    domain = domain_id_for(getattr(request.module, 'DOMAIN_OFFSET', 0))
+    os.environ['ROS_DOMAIN_ID'] = str(domain)
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    os.environ['ROS_LOCALHOST_ONLY'] = '1'
+    rclpy.init(domain_id=domain)
+    executor = MultiThreadedExecutor(num_threads=4)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    yield executor
+    executor.shutdown()
+    rclpy.try_shutdown()
+    thread.join(5.0)
+
+
+def wait_for(predicate, timeout: float = WAIT_S, period: float = 0.01) -> bool:
+    """Poll `predicate` until it is true; False after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(period)
+    return bool(predicate())
+
+
+class ScriptedTracker:
+    """Fast tracker double with the real tracker's input checks and state machine.
+
+    The box moves by `step` pixels per tracked frame; `confidence` is returned as is and the
+    state follows `config.lost_threshold` / `config.lost_patience` like StarkTracker. Every
+    frame's top-left pixel value is recorded, so tests can tell which frame was used.
+    """
+
+    def __init__(self, confidence: float = 0.9, step=(2.0, 1.0), delay: float = 0.0):
+        from stt_tracker_ros.config import TrackerConfig
+        from stt_tracker_ros.tracking.result import TrackState
+
+        self.config = TrackerConfig()
+        self.confidence = confidence
+        self.step = step
+        self.delay = delay
+        self.fail_with: Exception | None = None   # raised once by the next track()
+        self.init_markers: list[int] = []
+        self.tracked_markers: list[int] = []
+        self._states = TrackState
+        self.reset()
+
+    @property
+    def state(self):
+        """IDLE, TRACKING or LOST, as StarkTracker.state."""
+        return self._state
+
+    def reset(self) -> None:
+        """Forget the target."""
+        self._state = self._states.IDLE
+        self.box = None
+        self._shape = None
+        self._low = 0
+        self._index = 0
+
+    def initialize(self, frame: np.ndarray, box_xywh) -> None:
+        """Validate like StarkTracker (same exceptions), then start at `box_xywh`."""
+        from stt_tracker_ros.tracking.boxes import validate_init_box
+        from stt_tracker_ros.tracking.tracker import check_frame
+
+        height, width = check_frame(frame)
+        box = validate_init_box(box_xywh, height, width)
+        self.reset()
+        self.box, self._shape, self._state = box, (height, width), self._states.TRACKING
+        self.init_markers.append(int(frame[0, 0, 0]))
+
+    def track(self, frame: np.ndarray):
+        """Move the box by `step`; raise like StarkTracker on misuse or a size change."""
+        from stt_tracker_ros.tracking.result import InvalidFrameError, TrackResult
+        from stt_tracker_ros.tracking.tracker import check_frame
+
+        if self._state == self._states.IDLE:
+            raise RuntimeError('track() called before initialize()')
+        if check_frame(frame) != self._shape:
+            raise InvalidFrameError(f'frame size changed from {self._shape} to '
+                                    f'{frame.shape[:2]} mid-track; re-initialise')
+        if self.fail_with is not None:
+            error, self.fail_with = self.fail_with, None
+            raise error
+        if self.delay:
+            time.sleep(self.delay)
+        x, y, w, h = self.box
+        self.box = (x + self.step[0], y + self.step[1], w, h)
+        self._index += 1
+        if self.confidence >= self.config.lost_threshold:
+            self._low, self._state = 0, self._states.TRACKING
+        else:
+            self._low += 1
+            if self._low >= self.config.lost_patience:
+                self._state = self._states.LOST
+        self.tracked_markers.append(int(frame[0, 0, 0]))
+        return TrackResult(self.box, self.confidence, self._state, False, self._index)
+
+
+@pytest.fixture
+def scripted_tracker():
+    """A fresh fast ScriptedTracker."""
+    return ScriptedTracker()
+
+
+@pytest.fixture
+def tracker_class():
+    """The ScriptedTracker class, for tests that need non-default settings."""
+    return ScriptedTracker
+
+
+def make_image(marker: int, width: int = 64, height: int = 48, encoding: str = 'rgb8',
+               stamp_ns: int = 0, frame_id: str = 'camera'):
+    """An Image filled with `marker`, in `encoding` (rgb8, bgr8, mono8, rgba8, bgra8)."""
+    from sensor_msgs.msg import Image
+
+    channels = {'mono8': 1, 'rgba8': 4, 'bgra8': 4}.get(encoding, 3)
+    msg = Image()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    msg.header.frame_id = frame_id
+    msg.height, msg.width, msg.encoding = height, width, encoding
+    msg.step = width * channels
+    msg.data = np.full(height * width * channels, marker, np.uint8).tobytes()
+    return msg
+
+
+@pytest.fixture
+def image_factory():
+    """make_image, as a fixture."""
+    return make_image
+
+
+class Probe:
+    """The outside world of one node under test: publishes inputs, records every output."""
+
+    def __init__(self, executor, node_ns: str, image_reliability: str = 'reliable',
+                 debug: bool = False):
+        from rclpy.node import Node
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import Image
+        from std_srvs.srv import SetBool, Trigger
+        from vision_msgs.msg import BoundingBox2D, Detection2D, Detection2DArray
+
+        from stt_tracker_ros.msg import TrackStatus
+
+        self.node = Node('probe', namespace=node_ns)
+        self.namespace = node_ns
+        self.base = f'{node_ns}/stt_tracker'
+        reliability = (ReliabilityPolicy.RELIABLE if image_reliability == 'reliable'
+                       else ReliabilityPolicy.BEST_EFFORT)
+        self.image_pub = self.node.create_publisher(
+            Image, f'{node_ns}/image', QoSProfile(depth=10, reliability=reliability))
+        self.init_box_pub = self.node.create_publisher(BoundingBox2D, f'{self.base}/init_box', 10)
+        self.init_pub = self.node.create_publisher(Detection2D, f'{self.base}/init', 10)
+        self.lock = threading.Lock()
+        self.received = {'detection': [], 'detections': [], 'status': [], 'debug_image': []}
+        topics = [('detection', Detection2D), ('detections', Detection2DArray),
+                  ('status', TrackStatus)]
+        if debug:
+            topics.append(('debug_image', Image))
+        for name, kind in topics:
+            self.node.create_subscription(kind, f'{self.base}/{name}',
+                                          self._recorder(name), 10)
+        self.reset_client = self.node.create_client(Trigger, f'{self.base}/reset')
+        self.enable_client = self.node.create_client(SetBool, f'{self.base}/enable')
+        self.executor = executor
+        executor.add_node(self.node)
+
+    def _recorder(self, name: str):
+        def record(msg) -> None:
+            with self.lock:
+                self.received[name].append(msg)
+        return record
+
+    def messages(self, name: str) -> list:
+        """A copy of what arrived on output `name` so far."""
+        with self.lock:
+            return list(self.received[name])
+
+    def wait_count(self, name: str, count: int, timeout: float = WAIT_S) -> list:
+        """Wait until `count` messages arrived on `name`; returns them (fails the test if not)."""
+        assert wait_for(lambda: len(self.messages(name)) >= count, timeout), \
+            f'{len(self.messages(name))} of {count} {name} messages arrived'
+        return self.messages(name)
+
+    def wait_status(self, predicate, timeout: float = WAIT_S):
+        """The first status satisfying `predicate` (fails the test if none arrives)."""
+        found = []
+        wait_for(lambda: found.extend(s for s in self.messages('status') if predicate(s))
+                 or bool(found), timeout)
+        assert found, f'no matching status among {self.messages("status")[-5:]}'
+        return found[0]
+
+    def wait_connected(self, tracker_node, image: bool = True) -> None:
+        """Wait for discovery in both directions (of the image topic too when `image`)."""
+        # Both ends must match: a best-effort reader drops what arrives before it matched.
+        # (Subscription.get_publisher_count exists from Jazzy on.)
+        reader = getattr(tracker_node.image_subscription, 'get_publisher_count', lambda: 1)
+        assert wait_for(lambda: (not image or self.image_pub.get_subscription_count() > 0
+                                 and reader() > 0)
+                        and self.init_box_pub.get_subscription_count() > 0
+                        and self.init_pub.get_subscription_count() > 0
+                        and tracker_node.outputs.status_subscribers() > 0
+                        and self.reset_client.service_is_ready()
+                        and self.enable_client.service_is_ready())
+
+    def call(self, client, request, timeout: float = WAIT_S):
+        """Call a service and return the response."""
+        future = client.call_async(request)
+        assert wait_for(future.done, timeout), 'service call timed out'
+        return future.result()
+
+    def destroy(self) -> None:
+        """Remove the probe from the executor and destroy it."""
+        self.executor.remove_node(self.node)
+        self.node.destroy_node()
+
+
+_NAMESPACES = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def tracker_rig(ros_session):
+    """Factory: (tracker double or None, options, node parameters) -> (TrackerNode, Probe).
+
+    Options: probe_reliability of the probe's image publisher, debug (record ~/debug_image),
+    connect_image (wait for the image topic to match). Both nodes are destroyed afterwards.
+    """
+    from rclpy.parameter import Parameter
+
+    from stt_tracker_ros.ros.tracker_node import TrackerNode
+
+    made = []
+
+    def build(tracker, probe_reliability: str = 'reliable', debug: bool = False,
+              connect_image: bool = True, **params):
+        # The process id keeps topics apart even if another run shares the domain id.
+        namespace = f'/rig{os.getpid()}_{next(_NAMESPACES)}'
+        overrides = [Parameter(name, value=value) for name, value in params.items()]
+        factory = None if tracker is None else (lambda _: tracker)   # None: the real model
+        node = TrackerNode(tracker_factory=factory, namespace=namespace,
+                           parameter_overrides=overrides)
+        ros_session.add_node(node)
+        probe = Probe(ros_session, namespace, probe_reliability, debug)
+        made.append((node, probe))
+        probe.wait_connected(node, connect_image)
+        return node, probe
+
+    yield build
+    for node, probe in made:
+        probe.destroy()
+        ros_session.remove_node(node)
+        node.destroy_node()
+
+
+@pytest.fixture
+def wait_until():
+    """wait_for(predicate, timeout=WAIT_S) -> bool, as a fixture."""
+    return wait_for
