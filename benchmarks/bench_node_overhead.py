@@ -10,6 +10,7 @@ then the setup; `--json` prints the same as one JSON object.
     python benchmarks/bench_node_overhead.py [--frames 200] [--json]
 """
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -47,22 +48,34 @@ SIZES = {'640x480': (640, 480), '1920x1080': (1920, 1080)}
 
 
 class ZeroCostTracker:
-    """Answers instantly with a fixed box: the model's cost is taken out of the measurement."""
+    """Answers instantly with fixed boxes: the model's cost is taken out of the measurement.
+
+    Has the MultiTargetTracker interface the node drives (add/remove/clear/track/config).
+    """
 
     def __init__(self):
         self.config = TrackerConfig()
-        self.state = TrackState.IDLE
-        self._result = None
+        self._results: dict[str, TrackResult] = {}
+        self._ids = itertools.count(1)
 
-    def initialize(self, frame, box_xywh) -> None:
-        self.state = TrackState.TRACKING
-        self._result = TrackResult(tuple(float(v) for v in box_xywh), 0.9, self.state, False, 1)
+    @property
+    def target_ids(self) -> list[str]:
+        return list(self._results)
 
-    def track(self, frame) -> TrackResult:
-        return self._result
+    def add(self, frame, box_xywh) -> str:
+        target_id = str(next(self._ids))
+        self._results[target_id] = TrackResult(tuple(float(v) for v in box_xywh), 0.9,
+                                               TrackState.TRACKING, False, 1)
+        return target_id
 
-    def reset(self) -> None:
-        self.state = TrackState.IDLE
+    def remove(self, target_id: str) -> None:
+        del self._results[target_id]
+
+    def clear(self) -> None:
+        self._results.clear()
+
+    def track(self, frame) -> dict[str, TrackResult]:
+        return dict(self._results)
 
 
 def timed(function, frames: int, warmup: int = 10) -> list[float]:

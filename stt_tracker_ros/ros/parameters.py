@@ -36,6 +36,7 @@ class NodeParameters:
     debug_image: bool = False         # draw even when nobody subscribes to ~/debug_image
     frame_cache_size: int = 15
     init_stamp_tolerance: float = 0.05
+    max_targets: int = 1              # followed at once; one init more replaces the oldest
 
     def tracker_config(self, base: TrackerConfig | None = None) -> TrackerConfig:
         """`base` (default TrackerConfig()) with this node's thresholds applied."""
@@ -101,6 +102,10 @@ _DESCRIPTORS: dict[str, ParameterDescriptor] = {
         description='largest stamp difference in seconds between a ~/init message and the '
                     'cached frame it is applied to',
         floating_point_range=[FloatingPointRange(from_value=0.0, to_value=10.0, step=0.0)]),
+    'max_targets': ParameterDescriptor(
+        description='targets followed at once (one batched forward pass per frame); an init '
+                    'beyond this replaces the oldest target', integer_range=_int_range(1, 32),
+        read_only=True),
 }
 
 

@@ -1,20 +1,25 @@
-"""ROS 2 node `stt_tracker`: follow the object in one init box through an image stream.
+"""ROS 2 node `stt_tracker`: follow the objects in init boxes through an image stream.
 
 Topics (relative, remap `image` to your camera):
   sub  image                 sensor_msgs/Image (or `<image>/compressed` with use_compressed)
   sub  ~/init_box            vision_msgs/BoundingBox2D, pixels, applied to the newest frame
   sub  ~/init                vision_msgs/Detection2D, applied to the cached frame with its stamp
-  pub  ~/detection           vision_msgs/Detection2D (header = the image's header)
-  pub  ~/detections          vision_msgs/Detection2DArray (0 or 1 entries per processed frame)
-  pub  ~/status              stt_tracker_ros/TrackStatus (every processed frame and bad input)
+  sub  ~/remove_target       std_msgs/String: forget the target with this id
+  pub  ~/detection           vision_msgs/Detection2D per target (header = the image's header)
+  pub  ~/detections          vision_msgs/Detection2DArray: every tracked target of the frame
+  pub  ~/status              stt_tracker_ros/TrackStatus (per target and frame, and bad input)
   pub  ~/debug_image         sensor_msgs/Image rgb8, only with subscribers or `debug_image`
-  srv  ~/reset               std_srvs/Trigger: forget the target
+  srv  ~/reset               std_srvs/Trigger: forget all targets
   srv  ~/enable              std_srvs/SetBool: stop (false) and resume (true) tracking
+
+Each accepted init adds a target (ids '1', '2', ...); with `max_targets` targets present it
+replaces the oldest. All targets of a frame run through the model in one batch.
 
 Threading: the image callback only stores the message and hands it to a newest-frame-wins
 worker thread (stt_tracker_ros.ros.worker), which decodes, tracks and publishes; init, reset,
 enable and parameter callbacks run on the executor in another callback group. One lock guards
-the tracker and the targets. Bad input is answered with a throttled warning and a TrackStatus
+the tracker and the targets; a frame not newer than a target's init frame is skipped for all
+targets. Bad input is answered with a throttled warning and a TrackStatus
 whose `message` says what was wrong; it never stops the node or changes the track.
 """
 import sys
@@ -31,7 +36,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 from std_srvs.srv import SetBool, Trigger
 from vision_msgs.msg import BoundingBox2D, Detection2D
 
@@ -42,36 +47,39 @@ from stt_tracker_ros.ros.image_decoding import (ImageDecodeError, check_image,
 from stt_tracker_ros.ros.outputs import TargetResult, TrackerOutputs
 from stt_tracker_ros.ros.parameters import NodeParameters, apply_changes, declare_parameters
 from stt_tracker_ros.ros.worker import NewestWorker
-from stt_tracker_ros.tracking.result import (InvalidBoxError, InvalidFrameError, TrackResult,
-                                             TrackState)
+from stt_tracker_ros.tracking.result import InvalidBoxError, InvalidFrameError, TrackState
 
 WARN_PERIOD_S = 5.0   # one log line per kind of problem per period
 
 
 def default_tracker_factory(params: NodeParameters):
-    """Build the real STARK tracker from the node's parameters (may raise CheckpointError).
+    """Build the real STARK MultiTargetTracker from the node's parameters.
 
-    The tracker is warmed up with one init and one track on a blank frame, so the first real
-    frame does not pay for lazy allocations and kernel selection (seconds on some devices).
+    The model is warmed up with one init and one track on a blank frame (by a throwaway
+    tracker, so that target ids still start at '1'), so the first real frame does not pay for
+    lazy allocations and kernel selection (seconds on some devices).
+
+    Raises:
+        CheckpointError: the checkpoint is missing or unusable.
     """
     # Imported here so that nodes built with an injected tracker never load torch.
-    from stt_tracker_ros.tracking.factory import build_tracker
-    tracker = build_tracker(params.checkpoint or None, params.variant or None, params.device,
-                            params.half, params.tracker_config(),
-                            random_weights=params.random_weights)
+    from stt_tracker_ros.tracking.factory import build_multi_target_tracker
+    from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
+    tracker = build_multi_target_tracker(
+        params.checkpoint or None, params.variant or None, params.device, params.half,
+        params.tracker_config(), random_weights=params.random_weights)
+    warm = MultiTargetTracker(tracker.model, tracker.config)
     blank = np.zeros((240, 320, 3), np.uint8)
-    tracker.initialize(blank, (140.0, 100.0, 40.0, 40.0))
-    tracker.track(blank)
-    tracker.reset()
+    warm.add(blank, (140.0, 100.0, 40.0, 40.0))
+    warm.track(blank)
     return tracker
 
 
 @dataclass
 class Target:
-    """One followed object: its id, its tracker and the frame it was initialised on."""
+    """One followed object: its id and the frame it was initialised on."""
 
     target_id: str
-    tracker: object
     init_seq: int
     state: TrackState = TrackState.TRACKING
 
@@ -85,7 +93,8 @@ class TrackerNode(Node):
 
         Args:
             tracker_factory: builds the tracker from the parameters; default: the STARK model
-                from `checkpoint` (tests inject doubles with initialize/track/reset/state/config).
+                from `checkpoint` in a MultiTargetTracker (tests inject doubles with its
+                add/remove/clear/track/config).
             node_name: ROS node name.
             **node_kwargs: passed to rclpy.node.Node (namespace, parameter_overrides, ...).
 
@@ -97,9 +106,8 @@ class TrackerNode(Node):
         self._tracker = (tracker_factory or default_tracker_factory)(self._params)
         self._tracker.config = self._params.tracker_config(self._tracker.config)
         self._lock = threading.Lock()          # guards _tracker, _targets, _enabled
-        self._targets: dict[str, Target] = {}  # one entry for now; the key is the target id
+        self._targets: dict[str, Target] = {}  # oldest first; the key is the target id
         self._enabled = True
-        self._next_id = 1
         self._seq = 0
         self._last_warning: dict[str, float] = {}
         self._frames = FrameCache(self._params.frame_cache_size)
@@ -129,6 +137,8 @@ class TrackerNode(Node):
         self.create_subscription(BoundingBox2D, '~/init_box', self._on_init_box, 10,
                                  callback_group=control)
         self.create_subscription(Detection2D, '~/init', self._on_init, 10,
+                                 callback_group=control)
+        self.create_subscription(String, '~/remove_target', self._on_remove_target, 10,
                                  callback_group=control)
         self.outputs = TrackerOutputs(self)
         self.create_service(Trigger, '~/reset', self._on_reset, callback_group=control)
@@ -173,12 +183,7 @@ class TrackerNode(Node):
             self._warn('image', f'image ignored: {error}')
             self._publish_rejected_frame(frame, targets, f'image ignored: {error}')
             return
-        results = []
-        for target in targets:
-            result = self._track(target, frame, rgb)
-            if result is not None:
-                latency_ms = (time.monotonic() - frame.received) * 1000.0
-                results.append(TargetResult(target.target_id, result, latency_ms))
+        results = self._track(frame, rgb)
         if not results:
             return
         header = frame.msg.header
@@ -187,28 +192,35 @@ class TrackerNode(Node):
         if self.outputs.wants_debug(self._params.debug_image):
             self.outputs.debug(header, rgb, results, self.frames_dropped)
 
-    def _track(self, target: Target, frame: ReceivedFrame, rgb) -> TrackResult | None:
-        """Run the tracker on `rgb` for `target`; None when the frame was not used."""
+    def _track(self, frame: ReceivedFrame, rgb) -> list[TargetResult]:
+        """Run the tracker on `rgb` for every target at once; [] when the frame was not used."""
         with self._lock:
-            if (self._targets.get(target.target_id) is not target or not self._enabled
-                    or frame.seq <= target.init_seq):
-                return None   # reset, re-initialised or disabled meanwhile, or an older frame
+            targets = list(self._targets.values())
+            if (not targets or not self._enabled
+                    or any(frame.seq <= target.init_seq for target in targets)):
+                return []   # reset or disabled meanwhile, or not newer than an init frame
             try:
-                result = target.tracker.track(rgb)
+                results = self._tracker.track(rgb)
             except InvalidFrameError as error:
                 self._warn('frame', f'frame ignored: {error}')
-                self._publish_rejected_frame(frame, [target], f'frame ignored: {error}')
-                return None
+                self._publish_rejected_frame(frame, targets, f'frame ignored: {error}')
+                return []
             except Exception as error:  # noqa: BLE001 - e.g. a device error: keep running
                 self._warn('track', f'tracking failed: {type(error).__name__}: {error}',
                            error=True)
-                self._publish_rejected_frame(frame, [target], f'tracking failed: {error}')
-                return None
-            previous, target.state = target.state, result.state
-        if previous != result.state:
-            self.get_logger().info(f'target {target.target_id}: {previous.name} -> '
-                                   f'{result.state.name} (confidence {result.confidence:.2f})')
-        return result
+                self._publish_rejected_frame(frame, targets, f'tracking failed: {error}')
+                return []
+            changes = [(target, target.state, results[target.target_id]) for target in targets]
+            for target, _, result in changes:
+                target.state = result.state
+        latency_ms = (time.monotonic() - frame.received) * 1000.0
+        for target, previous, result in changes:
+            if previous != result.state:
+                self.get_logger().info(
+                    f'target {target.target_id}: {previous.name} -> {result.state.name} '
+                    f'(confidence {result.confidence:.2f})')
+        return [TargetResult(target.target_id, result, latency_ms)
+                for target, _, result in changes]
 
     def _decode(self, frame: ReceivedFrame):
         return compressed_to_rgb(frame.msg) if frame.compressed else image_to_rgb(frame.msg)
@@ -278,19 +290,22 @@ class TrackerNode(Node):
             return
         with self._lock:
             try:
-                self._tracker.initialize(rgb, box_xywh)
+                target = Target(self._tracker.add(rgb, box_xywh), frame.seq)
             except (InvalidBoxError, InvalidFrameError) as error:
                 rejected = str(error)
             else:
                 rejected = None
-                target = Target(str(self._next_id), self._tracker, frame.seq)
-                self._next_id += 1
-                self._targets = {target.target_id: target}   # one target for now
+                self._targets[target.target_id] = target
+                replaced = list(self._targets)[:-self._params.max_targets]   # the oldest
+                for target_id in replaced:
+                    self._tracker.remove(target_id)
+                    del self._targets[target_id]
         if rejected is not None:
             self._reject_init(frame.msg.header, 'box', f'init rejected: {rejected}')
             return
         self.get_logger().info(f'target {target.target_id} initialised from {source} on box '
-                               f'{tuple(round(float(v), 1) for v in box_xywh)}')
+                               f'{tuple(round(float(v), 1) for v in box_xywh)}'
+                               + (f', replacing {", ".join(replaced)}' if replaced else ''))
         self.outputs.initialised(frame.msg.header, target.target_id, box_xywh,
                                  self._params.class_id, self.frames_dropped, source)
 
@@ -306,16 +321,34 @@ class TrackerNode(Node):
         with self._lock:
             forgotten = list(self._targets)
             self._targets = {}
-            self._tracker.reset()
+            self._tracker.clear()
         response.success = True
         response.message = (f'target {", ".join(forgotten)} forgotten' if forgotten
                             else 'no target to forget')
         self.get_logger().info(response.message)
-        newest = self._frames.newest()
-        header = newest.msg.header if newest else Header()
-        self.outputs.status(header, '', TrackState.IDLE, self.frames_dropped,
+        self.outputs.status(self._newest_header(), '', TrackState.IDLE, self.frames_dropped,
                             'reset: ' + response.message)
         return response
+
+    def _on_remove_target(self, msg: String) -> None:
+        target_id = msg.data.strip()
+        with self._lock:
+            removed = self._targets.pop(target_id, None) is not None
+            if removed:
+                self._tracker.remove(target_id)
+            remaining = ', '.join(self._targets) or 'none'
+        if removed:
+            message = f'target {target_id} removed'
+            self.get_logger().info(message)
+        else:
+            message = f'remove_target ignored: no target {target_id!r} (targets: {remaining})'
+            self._warn('remove', message)
+        self.outputs.status(self._newest_header(), target_id, TrackState.IDLE,
+                            self.frames_dropped, message)
+
+    def _newest_header(self) -> Header:
+        newest = self._frames.newest()
+        return newest.msg.header if newest else Header()
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response):
         with self._lock:

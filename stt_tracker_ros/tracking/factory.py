@@ -7,6 +7,7 @@ import torch
 from stt_tracker_ros.config import TrackerConfig, model_config
 from stt_tracker_ros.model.checkpoint import CheckpointError, load_stark
 from stt_tracker_ros.model.stark import build_stark
+from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark, is_onnx_export
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
@@ -69,6 +70,18 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
     model = model.to(torch_device, resolve_dtype(torch_device, half),
                      memory_format=torch.channels_last)
     return StarkTracker(model, config)
+
+
+def build_multi_target_tracker(checkpoint: str | None, variant: str | None = None,
+                               device: str = 'auto', half: bool = False,
+                               config: TrackerConfig | None = None,
+                               random_weights: bool = False) -> MultiTargetTracker:
+    """The model `build_tracker` loads (same arguments and errors), for several targets.
+
+    PyTorch models run all targets in one batch; an ONNX export (batch-1 graphs) runs them in turn.
+    """
+    single = build_tracker(checkpoint, variant, device, half, config, random_weights)
+    return MultiTargetTracker(single.model, single.config)
 
 
 def _onnx_providers(device: torch.device) -> list[str]:

@@ -52,7 +52,15 @@ class OnnxStark(nn.Module):
 
     def search(self, templates: list[Tokens], image: torch.Tensor,
                mask: torch.Tensor) -> StarkOutput:
-        """Search branch; same contract as `Stark.search`."""
+        """Search branch; same contract as `Stark.search`.
+
+        The graphs have a static batch of one, so a batch of targets runs one by one.
+        """
+        if image.shape[0] > 1:
+            outputs = [self.search([_item(t, b) for t in templates], image[b:b + 1],
+                                   mask[b:b + 1]) for b in range(image.shape[0])]
+            logits = None if outputs[0].logits is None else torch.cat([o.logits for o in outputs])
+            return StarkOutput(torch.cat([o.boxes for o in outputs]), logits, torch.empty(0))
         boxes, logits = self._search.run(None, {
             'image': image.float().cpu().numpy(), 'mask': mask.float().cpu().numpy(),
             'template_feat': _joined(templates, 'feat', axis=0),
@@ -65,3 +73,9 @@ class OnnxStark(nn.Module):
 def _joined(templates: list[Tokens], field: str, axis: int) -> np.ndarray:
     """Concatenate one field of the template tokens as float32 numpy (masks become 0/1)."""
     return np.concatenate([getattr(t, field).float().cpu().numpy() for t in templates], axis=axis)
+
+
+def _item(tokens: Tokens, index: int) -> Tokens:
+    """One batch element of sequence-first tokens."""
+    return Tokens(tokens.feat[:, index:index + 1], tokens.mask[index:index + 1],
+                  tokens.pos[:, index:index + 1])

@@ -8,6 +8,7 @@ from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.export.onnx_export import export_onnx
 from stt_tracker_ros.parity import _model_input, fixture_frames, fixture_model
 from stt_tracker_ros.tracking.factory import build_tracker
+from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
@@ -72,6 +73,19 @@ def test_tracker_on_onnx_backend_matches_reference(exported, data):
     np.testing.assert_allclose(boxes, data['tracker/boxes'][1:], atol=0.1)
     np.testing.assert_allclose([r.confidence for r in results], data['tracker/conf'][1:],
                                atol=1e-4)
+
+
+def test_onnx_backend_tracks_several_targets(exported, data):
+    _, folder = exported
+    multi = MultiTargetTracker(OnnxStark(folder))
+    frames = fixture_frames(data)
+    single = StarkTracker(OnnxStark(folder))
+    boxes = [(76.0, 105.0, 40.0, 30.0), (150.0, 60.0, 50.0, 60.0)]
+    for box in boxes:
+        multi.add(frames[0], box)
+    single.initialize(frames[0], boxes[1])
+    batched = multi.track(frames[1])
+    np.testing.assert_allclose(batched['2'].box_xywh, single.track(frames[1]).box_xywh, atol=1e-3)
 
 
 def test_export_command(tmp_path):

@@ -95,9 +95,9 @@ class ScriptedTracker:
         self.box, self._shape, self._state = box, (height, width), self._states.TRACKING
         self.init_markers.append(int(frame[0, 0, 0]))
 
-    def track(self, frame: np.ndarray):
-        """Move the box by `step`; raise like StarkTracker on misuse or a size change."""
-        from stt_tracker_ros.tracking.result import InvalidFrameError, TrackResult
+    def check(self, frame: np.ndarray) -> None:
+        """Raise what track() would raise for `frame` (misuse, size change), change nothing."""
+        from stt_tracker_ros.tracking.result import InvalidFrameError
         from stt_tracker_ros.tracking.tracker import check_frame
 
         if self._state == self._states.IDLE:
@@ -105,6 +105,12 @@ class ScriptedTracker:
         if check_frame(frame) != self._shape:
             raise InvalidFrameError(f'frame size changed from {self._shape} to '
                                     f'{frame.shape[:2]} mid-track; re-initialise')
+
+    def track(self, frame: np.ndarray):
+        """Move the box by `step`; raise like StarkTracker on misuse or a size change."""
+        from stt_tracker_ros.tracking.result import TrackResult
+
+        self.check(frame)
         if self.fail_with is not None:
             error, self.fail_with = self.fail_with, None
             raise error
@@ -121,6 +127,64 @@ class ScriptedTracker:
                 self._state = self._states.LOST
         self.tracked_markers.append(int(frame[0, 0, 0]))
         return TrackResult(self.box, self.confidence, self._state, False, self._index)
+
+
+class ScriptedTargets:
+    """MultiTargetTracker double: one ScriptedTracker per target, made by `make_target`.
+
+    Like the real one: ids '1', '2', ... never reused, a rejected init consumes no id, a bad
+    frame raises before any target moves, and `config` applies to every target. `clear` also
+    resets each target's tracker, so tests can see that a reset reached them.
+    """
+
+    def __init__(self, make_target):
+        from stt_tracker_ros.config import TrackerConfig
+
+        self._make = make_target
+        self._config = TrackerConfig()
+        self.trackers: dict[str, ScriptedTracker] = {}
+        self._next_id = 1
+
+    @property
+    def config(self):
+        """Settings shared by all targets."""
+        return self._config
+
+    @config.setter
+    def config(self, config) -> None:
+        self._config = config
+        for tracker in self.trackers.values():
+            tracker.config = config
+
+    @property
+    def target_ids(self) -> list[str]:
+        """Ids of the current targets, oldest first."""
+        return list(self.trackers)
+
+    def add(self, frame: np.ndarray, box_xywh) -> str:
+        """Initialise a new target's tracker (its exceptions pass through); returns the id."""
+        tracker = self._make()
+        tracker.config = self._config
+        tracker.initialize(frame, box_xywh)
+        target_id, self._next_id = str(self._next_id), self._next_id + 1
+        self.trackers[target_id] = tracker
+        return target_id
+
+    def remove(self, target_id: str) -> None:
+        """Forget one target (KeyError if unknown)."""
+        del self.trackers[target_id]
+
+    def clear(self) -> None:
+        """Reset and forget every target."""
+        for tracker in self.trackers.values():
+            tracker.reset()
+        self.trackers.clear()
+
+    def track(self, frame: np.ndarray) -> dict:
+        """Every target's result on `frame`; a bad frame raises before any target moves."""
+        for tracker in self.trackers.values():
+            tracker.check(frame)
+        return {i: tracker.track(frame) for i, tracker in self.trackers.items()}
 
 
 @pytest.fixture
@@ -151,6 +215,12 @@ def make_image(marker: int, width: int = 64, height: int = 48, encoding: str = '
 
 
 @pytest.fixture
+def targets_class():
+    """The ScriptedTargets class (MultiTargetTracker double)."""
+    return ScriptedTargets
+
+
+@pytest.fixture
 def image_factory():
     """make_image, as a fixture."""
     return make_image
@@ -164,6 +234,7 @@ class Probe:
         from rclpy.node import Node
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
+        from std_msgs.msg import String
         from std_srvs.srv import SetBool, Trigger
         from vision_msgs.msg import BoundingBox2D, Detection2D, Detection2DArray
 
@@ -178,6 +249,7 @@ class Probe:
             Image, f'{node_ns}/image', QoSProfile(depth=10, reliability=reliability))
         self.init_box_pub = self.node.create_publisher(BoundingBox2D, f'{self.base}/init_box', 10)
         self.init_pub = self.node.create_publisher(Detection2D, f'{self.base}/init', 10)
+        self.remove_pub = self.node.create_publisher(String, f'{self.base}/remove_target', 10)
         self.lock = threading.Lock()
         self.received = {'detection': [], 'detections': [], 'status': [], 'debug_image': []}
         topics = [('detection', Detection2D), ('detections', Detection2DArray),
@@ -226,6 +298,7 @@ class Probe:
                                  and reader() > 0)
                         and self.init_box_pub.get_subscription_count() > 0
                         and self.init_pub.get_subscription_count() > 0
+                        and self.remove_pub.get_subscription_count() > 0
                         and tracker_node.outputs.status_subscribers() > 0
                         and self.reset_client.service_is_ready()
                         and self.enable_client.service_is_ready())
@@ -249,8 +322,10 @@ _NAMESPACES = iter(range(1, 1_000_000))
 def tracker_rig(ros_session):
     """Factory: (tracker double or None, options, node parameters) -> (TrackerNode, Probe).
 
-    Options: probe_reliability of the probe's image publisher, debug (record ~/debug_image),
-    connect_image (wait for the image topic to match). Both nodes are destroyed afterwards.
+    The double is a ScriptedTargets, or a ScriptedTracker that then serves every target (for
+    tests with one target at a time). Options: probe_reliability of the probe's image
+    publisher, debug (record ~/debug_image), connect_image (wait for the image topic to match).
+    Both nodes are destroyed afterwards.
     """
     from rclpy.parameter import Parameter
 
@@ -263,6 +338,8 @@ def tracker_rig(ros_session):
         # The process id keeps topics apart even if another run shares the domain id.
         namespace = f'/rig{os.getpid()}_{next(_NAMESPACES)}'
         overrides = [Parameter(name, value=value) for name, value in params.items()]
+        if isinstance(tracker, ScriptedTracker):
+            tracker = ScriptedTargets(lambda single=tracker: single)
         factory = None if tracker is None else (lambda _: tracker)   # None: the real model
         node = TrackerNode(tracker_factory=factory, namespace=namespace,
                            parameter_overrides=overrides)

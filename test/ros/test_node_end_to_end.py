@@ -43,6 +43,31 @@ def test_real_tracker_behind_the_node(tracker_rig, image_factory):
         assert math.isfinite(x) and 0.0 <= x <= 160.0 and 0.0 <= y <= 120.0
 
 
+def test_real_tracker_runs_two_targets_in_one_frame(tracker_rig, image_factory, wait_until):
+    # S50 has no score head: confidence 1, so both targets stay TRACKING and are published.
+    node, probe = tracker_rig(None, random_weights=True, variant='s50', device='cpu',
+                              max_targets=2)
+    probe.image_pub.publish(image_factory(60, width=160, height=120, stamp_ns=10 ** 9))
+    probe.wait_status(lambda s: s.header.stamp.sec == 1)
+    for target_id, (x, y) in (('1', (50.0, 40.0)), ('2', (110.0, 80.0))):
+        box = BoundingBox2D(size_x=30.0, size_y=24.0)
+        box.center.position.x, box.center.position.y = x, y
+        probe.init_box_pub.publish(box)
+        probe.wait_status(lambda s: s.message.startswith('initialised')
+                          and s.target_id == target_id, timeout=60.0)
+    probe.image_pub.publish(image_factory(61, width=160, height=120, stamp_ns=2 * 10 ** 9))
+    probe.wait_status(lambda s: s.header.stamp.sec == 2, timeout=60.0)
+
+    def arrays():
+        return [a for a in probe.messages('detections') if a.header.stamp.sec == 2]
+    assert wait_until(arrays)
+    (array,) = arrays()
+    assert sorted(d.id for d in array.detections) == ['1', '2']
+    for detection in array.detections:
+        assert detection.results[0].hypothesis.score == 1.0
+        assert 0.0 <= detection.bbox.center.position.x <= 160.0
+
+
 def run_node(tmp_path, *ros_args: str) -> subprocess.CompletedProcess:
     """Run the tracker node's main in a fresh process on a domain of its own."""
     env = dict(os.environ, ROS_DOMAIN_ID=str(1 + (os.getpid() * 7 + 50) % 100),

@@ -3,10 +3,12 @@ import numpy as np
 import pytest
 import torch
 
+from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.model.checkpoint import CheckpointError, save_safetensors
 from stt_tracker_ros.parity import fixture_model
 from stt_tracker_ros.tracking import factory
-from stt_tracker_ros.tracking.factory import build_tracker, resolve_device, resolve_dtype
+from stt_tracker_ros.tracking.factory import (build_multi_target_tracker, build_tracker,
+                                              resolve_device, resolve_dtype)
 from stt_tracker_ros.tracking.result import TrackState
 
 
@@ -24,6 +26,19 @@ def test_checkpoint_file_gives_a_working_tracker(s50_file):
     tracker.initialize(frame, (60, 40, 30, 30))
     result = tracker.track(frame)
     assert result.confidence == 1.0 and result.state == TrackState.TRACKING  # no score head
+
+
+def test_multi_target_tracker_uses_the_same_model(s50_file):
+    config = TrackerConfig(lost_patience=7)
+    tracker = build_multi_target_tracker(str(s50_file), device='cpu', config=config)
+    single = build_tracker(str(s50_file), device='cpu', config=config)
+    assert tracker.config == config and tracker.model.config.name == 's50'
+    frame = np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    first, second = tracker.add(frame, (60, 40, 30, 30)), tracker.add(frame, (10, 10, 20, 25))
+    single.initialize(frame, (10, 10, 20, 25))
+    results = tracker.track(frame)
+    assert (first, second) == ('1', '2') and set(results) == {'1', '2'}
+    assert results['2'].box_xywh == pytest.approx(single.track(frame).box_xywh, abs=1e-3)
 
 
 def test_half_on_cpu_is_bfloat16(s50_file):
