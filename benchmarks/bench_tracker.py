@@ -3,7 +3,7 @@
 Prints one line per configuration with the median and p95 over the timed frames, then the
 setup it ran on. The weights are random (speed does not depend on their values).
 
-    python benchmarks/bench_tracker.py --variant st50 --backends eager eager-cl onnx --frames 20
+    python benchmarks/bench_tracker.py --variant st50 --backends eager fast onnx --frames 20
 """
 import argparse
 import json
@@ -18,6 +18,7 @@ import torch
 from stt_tracker_ros.config import model_config
 from stt_tracker_ros.export.onnx_export import export_onnx
 from stt_tracker_ros.model.stark import build_stark
+from stt_tracker_ros.tracking.factory import prepare_for_inference
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
@@ -40,10 +41,9 @@ def _model(backend: str, variant: str, device: str, folder: str):
         providers = (['CUDAExecutionProvider'] if device == 'cuda' else []) + \
             ['CPUExecutionProvider']
         return OnnxStark(folder, providers)
-    dtype = torch.float16 if backend == 'eager-fp16' else torch.float32
-    if backend == 'eager':  # the reference layout: contiguous weights
-        return model.to(device, dtype)
-    return model.to(device, dtype, memory_format=torch.channels_last)  # as build_tracker does
+    if backend == 'eager':  # the reference layout: float32, BatchNorm kept, contiguous weights
+        return model.to(device)
+    return prepare_for_inference(model, torch.device(device), half=backend == 'fast-half')
 
 
 def measure(tracker: StarkTracker, frame: np.ndarray, frames: int, warmup: int) -> np.ndarray:
@@ -64,10 +64,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--variant', default='st50', choices=('s50', 'st50', 'st101'))
     parser.add_argument('--backends', nargs='+', default=['eager', 'onnx'],
-                        choices=('eager', 'eager-cl', 'eager-fp16', 'onnx'),
-                        help='eager: float32, contiguous weights (baseline); eager-cl: '
-                        'channels-last weights (what build_tracker runs); eager-fp16: '
-                        'channels-last float16 (CUDA); onnx: ONNX Runtime')
+                        choices=('eager', 'fast', 'fast-half', 'onnx'),
+                        help='eager: the model as loaded (baseline); fast: what build_tracker '
+                        'runs (BatchNorm folded, channels-last); fast-half: the same in '
+                        'float16 (CUDA) / bfloat16 (CPU); onnx: ONNX Runtime')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--size', default='640x480', help='frame WIDTHxHEIGHT')
     parser.add_argument('--frames', type=int, default=20)

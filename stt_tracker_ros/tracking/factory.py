@@ -6,7 +6,8 @@ import torch
 
 from stt_tracker_ros.config import TrackerConfig, model_config
 from stt_tracker_ros.model.checkpoint import CheckpointError, load_stark
-from stt_tracker_ros.model.stark import build_stark
+from stt_tracker_ros.model.fusion import fold_batchnorm
+from stt_tracker_ros.model.stark import Stark, build_stark
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark, is_onnx_export
 from stt_tracker_ros.tracking.tracker import StarkTracker
@@ -67,9 +68,16 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
         if is_onnx_export(checkpoint):
             return StarkTracker(OnnxStark(checkpoint, _onnx_providers(torch_device)), config)
         model = load_stark(checkpoint, variant)
-    model = model.to(torch_device, resolve_dtype(torch_device, half),
-                     memory_format=torch.channels_last)
-    return StarkTracker(model, config)
+    return StarkTracker(prepare_for_inference(model, torch_device, half), config)
+
+
+def prepare_for_inference(model: Stark, device: torch.device, half: bool = False) -> Stark:
+    """Fold BatchNorm into the convolutions, use channels-last weights, move and cast.
+
+    Same outputs as the loaded model (to float rounding; see test_fusion.py), fewer kernels.
+    """
+    model = fold_batchnorm(model.float().eval())
+    return model.to(device, resolve_dtype(device, half), memory_format=torch.channels_last)
 
 
 def build_multi_target_tracker(checkpoint: str | None, variant: str | None = None,
