@@ -18,6 +18,7 @@ import torch
 from stt_tracker_ros.config import model_config
 from stt_tracker_ros.export.onnx_export import export_onnx
 from stt_tracker_ros.model.stark import build_stark
+from stt_tracker_ros.tracking.cuda_graph import GraphedStark
 from stt_tracker_ros.tracking.factory import prepare_for_inference
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark
 from stt_tracker_ros.tracking.tracker import StarkTracker
@@ -43,7 +44,8 @@ def _model(backend: str, variant: str, device: str, folder: str):
         return OnnxStark(folder, providers)
     if backend == 'eager':  # the reference layout: float32, BatchNorm kept, contiguous weights
         return model.to(device)
-    return prepare_for_inference(model, torch.device(device), half=backend == 'fast-half')
+    model = prepare_for_inference(model, torch.device(device), half=backend.endswith('half'))
+    return GraphedStark(model) if backend.startswith('graph') else model
 
 
 def measure(tracker: StarkTracker, frame: np.ndarray, frames: int, warmup: int) -> np.ndarray:
@@ -64,10 +66,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--variant', default='st50', choices=('s50', 'st50', 'st101'))
     parser.add_argument('--backends', nargs='+', default=['eager', 'onnx'],
-                        choices=('eager', 'fast', 'fast-half', 'onnx'),
+                        choices=('eager', 'fast', 'fast-half', 'graph', 'graph-half', 'onnx'),
                         help='eager: the model as loaded (baseline); fast: what build_tracker '
                         'runs (BatchNorm folded, channels-last); fast-half: the same in '
-                        'float16 (CUDA) / bfloat16 (CPU); onnx: ONNX Runtime')
+                        'float16 (CUDA) / bfloat16 (CPU); graph, graph-half: fast with the search '
+                        'branch replayed as a CUDA graph; onnx: ONNX Runtime')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--size', default='640x480', help='frame WIDTHxHEIGHT')
     parser.add_argument('--frames', type=int, default=20)

@@ -40,8 +40,8 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     for module in model.modules():
         if isinstance(module, (ResNetBody, Bottleneck)):
             for index in (1, 2, 3):
-                conv, norm = getattr(module, f'conv{index}', None), getattr(module, f'bn{index}',
-                                                                              None)
+                conv = getattr(module, f'conv{index}', None)
+                norm = getattr(module, f'bn{index}', None)
                 if conv is not None and norm is not None:
                     setattr(module, f'conv{index}', _folded(conv, norm))
                     setattr(module, f'bn{index}', nn.Identity())

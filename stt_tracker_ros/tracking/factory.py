@@ -9,6 +9,7 @@ from stt_tracker_ros.model.checkpoint import CheckpointError, load_stark
 from stt_tracker_ros.model.fusion import fold_batchnorm
 from stt_tracker_ros.model.stark import Stark, build_stark
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
+from stt_tracker_ros.tracking.cuda_graph import GraphedStark
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark, is_onnx_export
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
@@ -36,7 +37,7 @@ def resolve_dtype(device: torch.device, half: bool) -> torch.dtype:
 
 def build_tracker(checkpoint: str | None, variant: str | None = None, device: str = 'auto',
                   half: bool = False, config: TrackerConfig | None = None,
-                  random_weights: bool = False) -> StarkTracker:
+                  random_weights: bool = False, cuda_graphs: bool = False) -> StarkTracker:
     """Load a STARK model and wrap it in a tracker.
 
     Args:
@@ -48,6 +49,8 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
         half: run in float16 (CUDA) / bfloat16 (CPU).
         config: tracking settings (defaults of TrackerConfig when None).
         random_weights: build `variant` (default 'st50') untrained, for plumbing demos and tests.
+        cuda_graphs: replay the search branch as a CUDA graph (CUDA only; not yet the default:
+            it has not been validated on a GPU).
 
     Raises:
         CheckpointError: the checkpoint (or the default model) is missing or unusable.
@@ -68,7 +71,10 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
         if is_onnx_export(checkpoint):
             return StarkTracker(OnnxStark(checkpoint, _onnx_providers(torch_device)), config)
         model = load_stark(checkpoint, variant)
-    return StarkTracker(prepare_for_inference(model, torch_device, half), config)
+    model = prepare_for_inference(model, torch_device, half)
+    if cuda_graphs:
+        model = GraphedStark(model)
+    return StarkTracker(model, config)
 
 
 def prepare_for_inference(model: Stark, device: torch.device, half: bool = False) -> Stark:

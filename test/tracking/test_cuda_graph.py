@@ -1,0 +1,38 @@
+"""The CUDA-graph search branch gives the eager outputs (GPU only) and refuses the CPU."""
+import numpy as np
+import pytest
+import torch
+
+from stt_tracker_ros.config import TrackerConfig
+from stt_tracker_ros.parity import fixture_frames, fixture_model
+from stt_tracker_ros.tracking.cuda_graph import GraphedStark
+from stt_tracker_ros.tracking.factory import prepare_for_inference
+from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
+
+
+def test_cpu_model_is_refused():
+    with pytest.raises(ValueError, match='CUDA'):
+        GraphedStark(fixture_model('s50', salt=1))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_graph_replay_equals_eager_for_one_and_two_targets(parity_fixture_path):
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    with np.load(parity_fixture_path) as archive:
+        frames = fixture_frames({k: archive[k] for k in archive.files if k.startswith('tracker')})
+    model = prepare_for_inference(fixture_model('st50', salt=3), torch.device('cuda'))
+    config = TrackerConfig(update_interval=2, lost_threshold=0.0, update_threshold=0.0)
+    eager = MultiTargetTracker(model, config)
+    graphed = MultiTargetTracker(GraphedStark(model), config)
+    for count in (1, 2):
+        for tracker in (eager, graphed):
+            tracker.clear()
+            for box in [(76.0, 105.0, 40.0, 30.0), (150.0, 60.0, 50.0, 60.0)][:count]:
+                tracker.add(frames[0], box)
+        for frame in frames[1:6]:
+            expected, got = eager.track(frame), graphed.track(frame)
+            for target_id, result in expected.items():
+                np.testing.assert_allclose(got[target_id].box_xywh, result.box_xywh, atol=1e-3)
+                assert got[target_id].confidence == pytest.approx(result.confidence, abs=1e-5)
