@@ -4,6 +4,7 @@ Prints one line per configuration with the median and p95 over the timed frames,
 setup it ran on. The weights are random (speed does not depend on their values).
 
     python benchmarks/bench_tracker.py --variant st50 --backends eager fast onnx --frames 20
+    python benchmarks/bench_tracker.py --model-config config/models/stark_st_compact.yaml
 """
 import argparse
 import json
@@ -15,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from stt_tracker_ros.config import model_config
+from stt_tracker_ros.config import ModelConfig, load_yaml_overrides, model_config
 from stt_tracker_ros.export.onnx_export import export_onnx
 from stt_tracker_ros.model.stark import build_stark
 from stt_tracker_ros.tracking.cuda_graph import GraphedStark
@@ -35,8 +36,8 @@ def _cpu_name() -> str:
     return platform.processor()
 
 
-def _model(backend: str, variant: str, device: str, folder: str):
-    model = build_stark(model_config(variant)).eval()
+def _model(backend: str, network: ModelConfig, device: str, folder: str):
+    model = build_stark(network).eval()
     if backend == 'onnx':
         export_onnx(model, folder)
         providers = (['CUDAExecutionProvider'] if device == 'cuda' else []) + \
@@ -71,6 +72,9 @@ def main() -> None:
                         'runs (BatchNorm folded, channels-last); fast-half: the same in '
                         'float16 (CUDA) / bfloat16 (CPU); graph, graph-half: fast with the search '
                         'branch replayed as a CUDA graph; onnx: ONNX Runtime')
+    parser.add_argument('--model-config', default='',
+                        help='YAML of ModelConfig overrides applied to --variant '
+                        '(e.g. config/models/stark_st_compact.yaml)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--size', default='640x480', help='frame WIDTHxHEIGHT')
     parser.add_argument('--frames', type=int, default=20)
@@ -81,13 +85,16 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.split('x'))
     frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    network = model_config(args.variant)
+    if args.model_config:
+        network = load_yaml_overrides(network, args.model_config)
     results = {}
     for backend in args.backends:
         with tempfile.TemporaryDirectory() as folder:
-            tracker = StarkTracker(_model(backend, args.variant, args.device, folder))
+            tracker = StarkTracker(_model(backend, network, args.device, folder))
             times = measure(tracker, frame, args.frames, args.warmup) * 1000
         results[backend] = (float(np.median(times)), float(np.percentile(times, 95)))
-        print(f'{args.variant} {backend:10s} {args.size:>9s}  median {results[backend][0]:8.1f} ms'
+        print(f'{network.name} {backend:10s} {args.size:>9s}  median {results[backend][0]:8.1f} ms'
               f'  p95 {results[backend][1]:8.1f} ms', flush=True)
     if 'eager' in results:
         for backend, (median, _) in results.items():

@@ -10,8 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCE=${1:-../shared/data}
-QUALITY=${QUALITY:-80}
-MAX_SIDE=${MAX_SIDE:-640}
+QUALITY=${QUALITY:-60}
+MAX_SIDE=${MAX_SIDE:-512}
 PYTHON=${PYTHON:-python3}
 grep -qx '/.data/' .gitignore || echo '/.data/' >> .gitignore
 rm -rf .data
@@ -23,4 +23,4 @@ for set in "$SOURCE"/det/*/; do
     "$PYTHON" scripts/pack_training_data.py coco "$set" ".data/det/$name" \
         --quality "$QUALITY" --max-side "$MAX_SIDE"
 done
-du -sh .data .data/sot-train .data/det/*
+for folder in .data .data/sot-train .data/det; do du -sh --apparent-size "$folder"; done

@@ -17,6 +17,7 @@ from torch import nn
 
 from stt_tracker_ros.config import ModelConfig
 from stt_tracker_ros.model.checkpoint import CheckpointError, read_checkpoint, state_dict_problems
+from stt_tracker_ros.training.backbone_norm import frozen_layout
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def save_checkpoint(path: Path, model: nn.Module, epoch: int, state: dict[str, A
         train_config: the training configuration as a plain dict.
     """
     content = {
-        'net': {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        'net': {k: v.detach().cpu() for k, v in frozen_layout(model.state_dict()).items()},
         'net_type': 'STARKST' if model_config.score_head else 'STARKS',
         'epoch': epoch,
         **state,

@@ -1,7 +1,8 @@
 """Which parameters train in each stage, at which learning rate, and the step schedule.
 
 Stage 1 trains everything except the score head; in the backbone only layer2 and layer3 train
-(conv1, bn1 and layer1 stay as initialised), at lr x `backbone_lr_factor`. Stage 2 trains only
+(conv1, bn1 and layer1 stay as initialised; all of it with `train_backbone_norm`), at lr x
+`backbone_lr_factor`. Stage 2 trains only
 the score head (`cls_head`). The backbone's batch norms are frozen in every stage (they hold
 buffers only).
 """
@@ -13,21 +14,24 @@ from stt_tracker_ros.training.train_config import TrainConfig
 _TRAINED_BACKBONE_LAYERS = ('layer2', 'layer3')
 
 
-def is_trainable(name: str, stage: int) -> bool:
-    """Whether parameter `name` (a Stark state-dict key) trains in `stage`."""
+def is_trainable(name: str, stage: int, whole_backbone: bool = False) -> bool:
+    """Whether parameter `name` (a Stark state-dict key) trains in `stage`.
+
+    `whole_backbone` (training from scratch) lets conv1 and layer1 train too.
+    """
     if stage == 2:
         return name.startswith('cls_head.')
     if name.startswith('cls_head.'):
         return False
-    if name.startswith('backbone.'):
+    if name.startswith('backbone.') and not whole_backbone:
         return any(f'.{layer}.' in name for layer in _TRAINED_BACKBONE_LAYERS)
     return True
 
 
-def set_trainable(model: nn.Module, stage: int) -> None:
+def set_trainable(model: nn.Module, stage: int, whole_backbone: bool = False) -> None:
     """Set `requires_grad` of every parameter for `stage`."""
     for name, parameter in model.named_parameters():
-        parameter.requires_grad_(is_trainable(name, stage))
+        parameter.requires_grad_(is_trainable(name, stage, whole_backbone))
 
 
 def set_train_mode(model: nn.Module, stage: int) -> None:

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from stt_tracker_ros.config import ModelConfig
 from stt_tracker_ros.model.checkpoint import CheckpointError
 from stt_tracker_ros.model.stark import Stark, build_stark
+from stt_tracker_ros.training.backbone_norm import thaw_backbone_norms, thawed_layout
 from stt_tracker_ros.training.checkpoints import (checkpoint_path, latest_checkpoint,
                                                   load_backbone_weights, load_checkpoint,
                                                   load_initial_weights, prune_checkpoints,
@@ -105,7 +106,10 @@ class _Trainer:
         resume = latest_checkpoint(self.folder)
         if resume is None:
             initialise_weights(self.model, config)
-        set_trainable(self.model, config.stage)
+        self.thawed = config.stage == 1 and config.train_backbone_norm
+        if self.thawed:
+            thaw_backbone_norms(self.model)
+        set_trainable(self.model, config.stage, whole_backbone=self.thawed)
         self.model.to(device)
         self.optimizer = build_optimizer(self.model, config)
         self.scheduler = build_scheduler(self.optimizer, config)
@@ -124,7 +128,8 @@ class _Trainer:
     def _resume(self, path: Path) -> None:
         state = load_checkpoint(path)
         try:
-            self.model.load_state_dict(state['net'])
+            net = thawed_layout(self.model, state['net']) if self.thawed else state['net']
+            self.model.load_state_dict(net)
             self.optimizer.load_state_dict(state['optimizer'])
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointError(f'{path}: cannot resume this configuration from it: '

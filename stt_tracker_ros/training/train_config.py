@@ -70,6 +70,8 @@ class TrainConfig:
     output_dir: str = 'runs/stark_st50'
     init_checkpoint: str = ''       # weights to start from; stage 2 default: newest stage-1 file
     backbone_weights: str = ''      # stage 1: torchvision ResNet state dict (ImageNet)
+    train_backbone_norm: bool = False  # stage 1 from scratch: every backbone layer trains, with
+    #                                    BatchNorm on batch statistics (saved in the frozen layout)
     sampler: str = 'trident_pro'    # 'causal' (STARK-S) or 'trident_pro' (STARK-ST)
     max_gap: int = 200              # frames between template and search (dynamic template)
     min_frames: int = 20            # shorter videos are skipped (single images are kept)
