@@ -30,6 +30,48 @@ def crop_window(box_xywh, factor: float) -> tuple[int, int, int]:
     return round(x + 0.5 * w - side * 0.5), round(y + 0.5 * h - side * 0.5), side
 
 
+class Window(NamedTuple):
+    """A crop window and the zero padding it needs where it leaves the frame."""
+
+    x1: int
+    y1: int
+    side: int
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    def inside(self) -> tuple[slice, slice]:
+        """(rows, columns) of the frame that the window covers."""
+        return (slice(self.y1 + self.top, self.y1 + self.side - self.bottom),
+                slice(self.x1 + self.left, self.x1 + self.side - self.right))
+
+
+def padded_window(box_xywh, factor: float, height: int, width: int) -> Window:
+    """The crop window of `box_xywh` in a height x width frame, with its padding.
+
+    The right/bottom padding is one pixel wider than needed when the window reaches the border:
+    the reference code does this, and the model was trained with it.
+
+    Raises:
+        ValueError: the window does not overlap the frame.
+    """
+    x1, y1, side = crop_window(box_xywh, factor)
+    window = Window(x1, y1, side, max(0, -x1), max(0, -y1), max(x1 + side - width + 1, 0),
+                    max(y1 + side - height + 1, 0))
+    rows, columns = window.inside()
+    if rows.start >= rows.stop or columns.start >= columns.stop:
+        raise ValueError(f'crop window of box {box_xywh} lies outside the {width}x{height} frame')
+    return window
+
+
+def normalise(image: torch.Tensor) -> torch.Tensor:
+    """[..., 3, H, W] RGB in [0, 1] -> ImageNet-normalised, on the image's device."""
+    mean = torch.tensor(IMAGENET_MEAN, device=image.device).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=image.device).view(3, 1, 1)
+    return (image - mean) / std
+
+
 def crop_and_resize(frame: np.ndarray, box_xywh, factor: float, output_size: int) -> Crop:
     """Crop a square of `factor` times the box's geometric-mean side, pad with zeros, resize.
 
@@ -39,31 +81,20 @@ def crop_and_resize(frame: np.ndarray, box_xywh, factor: float, output_size: int
         factor: crop side relative to sqrt(w * h).
         output_size: side of the returned patch.
     """
-    height, width = frame.shape[:2]
-    x1, y1, side = crop_window(box_xywh, factor)
-    x2, y2 = x1 + side, y1 + side
-    # The right/bottom padding is one pixel wider than needed when the window reaches the
-    # border: the reference code does this, and the model was trained with it.
-    pad_left, pad_top = max(0, -x1), max(0, -y1)
-    pad_right, pad_bottom = max(x2 - width + 1, 0), max(y2 - height + 1, 0)
-    inside = frame[y1 + pad_top:y2 - pad_bottom, x1 + pad_left:x2 - pad_right]
-    if inside.size == 0:
-        raise ValueError(f'crop window of box {box_xywh} lies outside the {width}x{height} frame')
-    padded = cv2.copyMakeBorder(inside, pad_top, pad_bottom, pad_left, pad_right,
+    w = padded_window(box_xywh, factor, *frame.shape[:2])
+    padded = cv2.copyMakeBorder(frame[w.inside()], w.top, w.bottom, w.left, w.right,
                                 cv2.BORDER_CONSTANT)
-    mask = np.ones(padded.shape[:2], dtype=np.float64)
-    mask[pad_top:padded.shape[0] - pad_bottom, pad_left:padded.shape[1] - pad_right] = 0
+    mask = np.ones((w.side, w.side), dtype=np.float64)
+    mask[w.top:w.side - w.bottom, w.left:w.side - w.right] = 0
     patch = cv2.resize(padded, (output_size, output_size))
     mask = cv2.resize(mask, (output_size, output_size)).astype(bool)
-    return Crop(patch, mask, output_size / side)
+    return Crop(patch, mask, output_size / w.side)
 
 
 def to_model_input(crop: Crop, device: torch.device | str = 'cpu',
                    dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalise a crop to the network's input: ([1, 3, S, S] image, [1, S, S] bool mask)."""
     image = torch.from_numpy(crop.patch).to(device).permute(2, 0, 1).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(3, 1, 1)
-    image = ((image - mean) / std).unsqueeze(0).to(dtype)
+    image = normalise(image).unsqueeze(0).to(dtype)
     mask = torch.from_numpy(crop.mask).to(device).unsqueeze(0)
     return image, mask

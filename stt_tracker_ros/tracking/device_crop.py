@@ -8,7 +8,7 @@ normalisation); the masks agree.
 import torch
 import torch.nn.functional as F
 
-from stt_tracker_ros.tracking.crop import IMAGENET_MEAN, IMAGENET_STD, crop_window
+from stt_tracker_ros.tracking.crop import normalise, padded_window
 
 
 def frame_to_device(frame, device: torch.device | str) -> torch.Tensor:
@@ -17,6 +17,24 @@ def frame_to_device(frame, device: torch.device | str) -> torch.Tensor:
     if torch.device(device).type == 'cuda':
         tensor = tensor.pin_memory()
     return tensor.to(device, non_blocking=True)
+
+
+class FrameUpload:
+    """The device copy of the frame being processed, made once however many crops use it.
+
+    Trackers of several targets share one, so a frame goes to the GPU once, not once per target.
+    """
+
+    def __init__(self, device: torch.device | str):
+        self.device = device
+        self._frame = None
+        self._tensor: torch.Tensor | None = None
+
+    def __call__(self, frame) -> torch.Tensor:
+        """The device tensor of `frame` (numpy), uploading it if it is a new frame."""
+        if frame is not self._frame:
+            self._frame, self._tensor = frame, frame_to_device(frame, self.device)
+        return self._tensor
 
 
 def crop_on_device(frame: torch.Tensor, box_xywh, factor: float, output_size: int,
@@ -34,22 +52,13 @@ def crop_on_device(frame: torch.Tensor, box_xywh, factor: float, output_size: in
     Returns:
         ([1, 3, S, S] normalised image, [1, S, S] bool padding mask, resize factor).
     """
-    height, width = frame.shape[:2]
-    x1, y1, side = crop_window(box_xywh, factor)
-    x2, y2 = x1 + side, y1 + side
-    left, top = max(0, -x1), max(0, -y1)
-    right, bottom = max(x2 - width + 1, 0), max(y2 - height + 1, 0)  # see crop.py
-    inside = frame[y1 + top:y2 - bottom, x1 + left:x2 - right]
-    if inside.numel() == 0:
-        raise ValueError(f'crop window of box {box_xywh} lies outside the {width}x{height} frame')
-    image = inside.permute(2, 0, 1).unsqueeze(0).float()  # [1, 3, h, w]
-    image = F.pad(image, (left, right, top, bottom))
-    valid = torch.zeros(1, 1, side, side, device=frame.device)
-    valid[..., top:side - bottom, left:side - right] = 1.0
+    w = padded_window(box_xywh, factor, *frame.shape[:2])
+    image = frame[w.inside()].permute(2, 0, 1).unsqueeze(0).float()  # [1, 3, h, w]
+    image = F.pad(image, (w.left, w.right, w.top, w.bottom))
+    valid = torch.zeros(1, 1, w.side, w.side, device=frame.device)
+    valid[..., w.top:w.side - w.bottom, w.left:w.side - w.right] = 1.0
     size = (output_size, output_size)
     image = F.interpolate(image, size=size, mode='bilinear', align_corners=False)
     image = image.round_().clamp_(0, 255).div_(255.0)  # OpenCV returns uint8 here
     mask = F.interpolate(1.0 - valid, size=size, mode='bilinear', align_corners=False)[:, 0] > 0
-    mean = torch.tensor(IMAGENET_MEAN, device=frame.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=frame.device).view(1, 3, 1, 1)
-    return ((image - mean) / std).to(dtype), mask, output_size / side
+    return normalise(image).to(dtype), mask, output_size / w.side

@@ -6,6 +6,7 @@ import torch
 
 from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.model.stark import Stark, Tokens
+from stt_tracker_ros.tracking.device_crop import FrameUpload
 from stt_tracker_ros.tracking.result import TrackResult
 from stt_tracker_ros.tracking.tracker import StarkTracker, read_outputs
 
@@ -30,6 +31,7 @@ class MultiTargetTracker:
         self._config = config or TrackerConfig()
         self._targets: dict[str, StarkTracker] = {}
         self._ids = itertools.count(1)
+        self._upload: FrameUpload | None = None   # shared by the targets' trackers
 
     @property
     def config(self) -> TrackerConfig:
@@ -49,7 +51,8 @@ class MultiTargetTracker:
 
     def add(self, frame: np.ndarray, box_xywh) -> str:
         """Start a new target on `frame`; returns its id (InvalidBoxError/InvalidFrameError)."""
-        target = StarkTracker(self.model, self._config)
+        target = StarkTracker(self.model, self._config, self._upload)
+        self._upload = target.upload
         target.initialize(frame, box_xywh)
         target_id = str(next(self._ids))
         self._targets[target_id] = target

@@ -9,7 +9,7 @@ from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.model.stark import Stark, StarkOutput, Tokens
 from stt_tracker_ros.tracking.boxes import BoxXYWH, clip_box, crop_box_to_frame, validate_init_box
 from stt_tracker_ros.tracking.crop import crop_and_resize, to_model_input
-from stt_tracker_ros.tracking.device_crop import crop_on_device, frame_to_device
+from stt_tracker_ros.tracking.device_crop import FrameUpload, crop_on_device
 from stt_tracker_ros.tracking.result import (
     InvalidFrameError, TrackResult, TrackState)
 
@@ -60,7 +60,8 @@ class StarkTracker:
     and stays there until the confidence comes back.
     """
 
-    def __init__(self, model: Stark, config: TrackerConfig | None = None):
+    def __init__(self, model: Stark, config: TrackerConfig | None = None,
+                 upload: FrameUpload | None = None):
         self.model = model.eval()
         self.config = config or TrackerConfig()
         if self.config.search_size != model.config.search_size:
@@ -69,9 +70,10 @@ class StarkTracker:
         parameter = next(model.parameters(), None)  # runtimes such as ONNX hold none
         self.device = parameter.device if parameter is not None else torch.device('cpu')
         self.dtype = parameter.dtype if parameter is not None else torch.float32
-        # Crops run where the model runs: on a GPU the frame is uploaded once per frame.
+        # Crops run where the model runs: on a GPU the frame is uploaded once per frame (once for
+        # all targets when their trackers share `upload`).
         self.device_crop = self.device.type == 'cuda'
-        self._uploaded: tuple[np.ndarray, torch.Tensor] | None = None
+        self.upload = upload or FrameUpload(self.device)
         self.reset()
 
     @property
@@ -81,7 +83,6 @@ class StarkTracker:
 
     def reset(self) -> None:
         """Forget the target."""
-        self._uploaded = None
         self._state = TrackState.IDLE
         self._templates: list[Tokens] = []
         self._box: BoxXYWH | None = None
@@ -183,6 +184,4 @@ class StarkTracker:
         if not self.device_crop:
             crop = crop_and_resize(frame, box, factor, size)
             return (*to_model_input(crop, self.device, self.dtype), crop.resize_factor)
-        if self._uploaded is None or self._uploaded[0] is not frame:
-            self._uploaded = (frame, frame_to_device(frame, self.device))
-        return crop_on_device(self._uploaded[1], box, factor, size, self.dtype)
+        return crop_on_device(self.upload(frame), box, factor, size, self.dtype)

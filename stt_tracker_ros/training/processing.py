@@ -14,10 +14,8 @@ import cv2
 import numpy as np
 import torch
 
-from stt_tracker_ros.tracking.crop import IMAGENET_MEAN, IMAGENET_STD, crop_and_resize
+from stt_tracker_ros.tracking.crop import crop_and_resize, normalise
 
-_MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-_STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
 CENTRE_BOX_SHARE = 1 / 8   # negative without target: crop around a box of this share of the image
 
 
@@ -117,7 +115,7 @@ class PairProcessor:
             box[0] = spec.size - box[0] - box[2]
         if not covers_features(mask, self.stride):   # checked after the flip: the grid moves
             return None
-        return CropTensors((image - _MEAN) / _STD, torch.from_numpy(mask.copy()),
+        return CropTensors(normalise(image), torch.from_numpy(mask.copy()),
                            torch.from_numpy(box / spec.size).float())
 
     def __call__(self, rng: np.random.Generator, template_frames: list[np.ndarray],

@@ -54,3 +54,20 @@ def test_add_remove_and_bad_box(frames):
     multi.config = TrackerConfig(lost_threshold=0.9)
     multi.clear()
     assert multi.target_ids == []
+
+
+def test_targets_share_one_upload_per_frame(frames, monkeypatch):
+    """With crops on the device, a frame is copied there once for all targets."""
+    from stt_tracker_ros.tracking import device_crop
+
+    uploads = []
+    real = device_crop.frame_to_device
+    monkeypatch.setattr(device_crop, 'frame_to_device',
+                        lambda frame, device: uploads.append(frame) or real(frame, device))
+    multi = MultiTargetTracker(fixture_model('s50', salt=1))
+    for box in BOXES:
+        multi.add(frames[0], box)
+    for target in multi._targets.values():
+        target.device_crop = True
+    multi.track(frames[1])
+    assert len([f for f in uploads if f is frames[1]]) == 1
