@@ -1,8 +1,9 @@
 """The tracker node's publishers and what goes out on them for each kind of event.
 
 Every message copies the header of the image it concerns. ~/detections carries one entry per
-tracked target (none while idle or lost), ~/detection one message per tracked target, ~/status
-one message per target and frame, and one for every rejected input.
+TRACKING target (LOST ones too with `publish_when_lost`; none while idle), ~/detection one
+message per such target, ~/status one message per target and frame, and one for every rejected
+input.
 """
 from dataclasses import dataclass
 
