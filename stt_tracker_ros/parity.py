@@ -23,6 +23,9 @@ VARIANTS = ('s50', 'st50', 'st101')
 # compared at float16 resolution (relative to their magnitude), for diagnosis only.
 TOLERANCE = {'pred_boxes': 1e-4, 'pred_logits': 1e-4, 'hs': 1e-3,
              'tracker_boxes_px': 0.1, 'tracker_conf': 1e-4}
+# Boxes and logits in reduced precision (normalised crop units: 1e-3 = 0.32 px of a 320 px crop).
+# Measured on the fixture: bfloat16 on the CPU about 7e-3; float16 on CUDA not yet measured.
+HALF_TOLERANCE = {torch.bfloat16: 2e-2, torch.float16: 5e-3}
 
 
 def named_weight(name: str, shape: tuple[int, ...], salt: int) -> torch.Tensor:
@@ -74,48 +77,60 @@ def _max_error(ours: torch.Tensor | np.ndarray, reference: np.ndarray) -> float:
                         - reference.astype(np.float64)).max())
 
 
-def _model_input(data, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return to_model_input(Crop(data[f'{prefix}/image'], data[f'{prefix}/mask'], 1.0))
+def _model_input(data, prefix: str, device: torch.device | str = 'cpu',
+                 dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    return to_model_input(Crop(data[f'{prefix}/image'], data[f'{prefix}/mask'], 1.0), device,
+                          dtype)
 
 
 @torch.inference_mode()
-def check_model(data, variant: str) -> list[Check]:
-    """Compare template/search features, decoder output, boxes and logits of one variant."""
+def check_model(data, variant: str, device: torch.device | str = 'cpu',
+                dtype: torch.dtype = torch.float32) -> list[Check]:
+    """Compare template/search features, decoder output, boxes and logits of one variant.
+
+    In float32 every item is held to its tolerance. In bfloat16 / float16 only boxes and logits
+    are, to HALF_TOLERANCE; features and decoder output are reported for diagnosis.
+    """
     salt = int(data['salt'])
     model = fixture_model(variant, salt, [str(k) for k in data[f'{variant}/keys']])
+    model = model.to(device, dtype)
+    full = dtype == torch.float32
+    output_tolerance = TOLERANCE['pred_boxes'] if full else HALF_TOLERANCE[dtype]
     checks = []
     templates = []
     for index in range(model.config.num_templates):
         prefix = f'{variant}/template{index}'
-        tokens = model.encode(*_model_input(data, prefix))
+        tokens = model.encode(*_model_input(data, prefix, device, dtype))
         templates.append(tokens)
         checks.append(_feature_check(variant, f'template{index}/feat', tokens.feat,
-                                     data[f'{prefix}/feat']))
+                                     data[f'{prefix}/feat'], full))
     search_index = 0
     while f'{variant}/search{search_index}/image' in data:
         prefix = f'{variant}/search{search_index}'
-        tokens = model.encode(*_model_input(data, prefix))
+        tokens = model.encode(*_model_input(data, prefix, device, dtype))
         for field in ('feat', 'pos'):
             checks.append(_feature_check(variant, f'search{search_index}/{field}',
-                                         getattr(tokens, field), data[f'{prefix}/{field}']))
+                                         getattr(tokens, field), data[f'{prefix}/{field}'],
+                                         full))
         output = model.decode(templates, tokens)
         checks.append(Check(variant, f'search{search_index}/hs',
-                            _max_error(output.hs, data[f'{prefix}/hs']), TOLERANCE['hs']))
+                            _max_error(output.hs, data[f'{prefix}/hs']), TOLERANCE['hs'], full))
         checks.append(Check(variant, f'search{search_index}/pred_boxes',
                             _max_error(output.boxes, data[f'{prefix}/pred_boxes']),
-                            TOLERANCE['pred_boxes']))
+                            output_tolerance))
         if f'{prefix}/pred_logits' in data:
             checks.append(Check(variant, f'search{search_index}/pred_logits',
                                 _max_error(output.logits, data[f'{prefix}/pred_logits']),
-                                TOLERANCE['pred_logits']))
+                                output_tolerance))
         search_index += 1
     return checks
 
 
-def _feature_check(variant: str, item: str, ours: torch.Tensor, reference: np.ndarray) -> Check:
+def _feature_check(variant: str, item: str, ours: torch.Tensor, reference: np.ndarray,
+                   enforced: bool = True) -> Check:
     """Features are stored as float16: allow its rounding (2**-10 relative) plus a margin."""
     scale = float(np.abs(reference.astype(np.float32)).max())
-    return Check(variant, item, _max_error(ours, reference), 2e-3 * max(scale, 1.0))
+    return Check(variant, item, _max_error(ours, reference), 2e-3 * max(scale, 1.0), enforced)
 
 
 def fixture_frames(data) -> list[np.ndarray]:
@@ -144,14 +159,19 @@ def check_tracker(data, variant: str = 'st50') -> list[Check]:
                   TOLERANCE['tracker_conf'])]
 
 
-def run_parity(path: str | Path, variants: tuple[str, ...] = VARIANTS) -> list[Check]:
-    """All model-level checks of `variants` found in the fixture, then the tracker check."""
+def run_parity(path: str | Path, variants: tuple[str, ...] = VARIANTS,
+               device: torch.device | str = 'cpu',
+               dtype: torch.dtype = torch.float32) -> list[Check]:
+    """All model-level checks of `variants` found in the fixture, then the tracker check.
+
+    The tracker check (float32, CPU: the reference's own setting) runs only for float32.
+    """
     with np.load(path) as archive:
         data = {key: archive[key] for key in archive.files}
     checks = []
     for variant in variants:
         if f'{variant}/keys' in data:
-            checks += check_model(data, variant)
-    if 'tracker/init_box' in data:
+            checks += check_model(data, variant, device, dtype)
+    if 'tracker/init_box' in data and dtype == torch.float32:
         checks += check_tracker(data)
     return checks
