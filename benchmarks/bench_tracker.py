@@ -5,6 +5,10 @@ setup it ran on. The weights are random (speed does not depend on their values).
 
     python benchmarks/bench_tracker.py --variant st50 --backends eager fast onnx --frames 20
     python benchmarks/bench_tracker.py --model-config config/models/stark_st_compact.yaml
+    python benchmarks/bench_tracker.py --device cuda --backends eager graph-half --targets 16
+
+With `--targets N` above 1, N targets spread over the frame run in one batched forward pass
+(MultiTargetTracker) and the time is per frame, for all of them.
 """
 import argparse
 import json
@@ -21,6 +25,7 @@ from stt_tracker_ros.export.onnx_export import export_onnx
 from stt_tracker_ros.model.stark import build_stark
 from stt_tracker_ros.tracking.cuda_graph import GraphedStark
 from stt_tracker_ros.tracking.factory import prepare_for_inference
+from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
@@ -49,10 +54,23 @@ def _model(backend: str, network: ModelConfig, device: str, folder: str):
     return GraphedStark(model) if backend.startswith('graph') else model
 
 
-def measure(tracker: StarkTracker, frame: np.ndarray, frames: int, warmup: int) -> np.ndarray:
-    """Seconds per `track` call after `warmup` untimed calls."""
+def target_boxes(width: int, height: int, count: int) -> list[tuple[float, float, float, float]]:
+    """`count` boxes of 80x60 px on a grid over the frame (one box: the frame's centre)."""
+    columns = int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / columns))
+    return [((column + 0.5) * width / columns - 40, (row + 0.5) * height / rows - 30, 80, 60)
+            for row in range(rows) for column in range(columns)][:count]
+
+
+def measure(tracker: StarkTracker | MultiTargetTracker, frame: np.ndarray, frames: int,
+            warmup: int, targets: int = 1) -> np.ndarray:
+    """Seconds per `track` call (all targets of one frame) after `warmup` untimed calls."""
     height, width = frame.shape[:2]
-    tracker.initialize(frame, (width / 2 - 40, height / 2 - 30, 80, 60))
+    for box in target_boxes(width, height, targets):
+        if isinstance(tracker, MultiTargetTracker):
+            tracker.add(frame, box)
+        else:
+            tracker.initialize(frame, box)
     times = []
     for index in range(warmup + frames):
         start = time.perf_counter()
@@ -80,6 +98,8 @@ def main() -> None:
     parser.add_argument('--frames', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
+    parser.add_argument('--targets', type=int, default=1,
+                        help='targets per frame, searched in one batch')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -90,18 +110,26 @@ def main() -> None:
         network = load_yaml_overrides(network, args.model_config)
     results = {}
     for backend in args.backends:
-        with tempfile.TemporaryDirectory() as folder:
-            tracker = StarkTracker(_model(backend, network, args.device, folder))
-            times = measure(tracker, frame, args.frames, args.warmup) * 1000
-        results[backend] = (float(np.median(times)), float(np.percentile(times, 95)))
-        print(f'{network.name} {backend:10s} {args.size:>9s}  median {results[backend][0]:8.1f} ms'
-              f'  p95 {results[backend][1]:8.1f} ms', flush=True)
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                model = _model(backend, network, args.device, folder)
+                tracker = (MultiTargetTracker(model) if args.targets > 1
+                           else StarkTracker(model))
+                times = measure(tracker, frame, args.frames, args.warmup, args.targets) * 1000
+        except (RuntimeError, ImportError, ValueError) as error:   # report, time the others
+            print(f'{network.name} {backend:10s} failed: {error}', flush=True)
+            continue
+        median, p95 = float(np.median(times)), float(np.percentile(times, 95))
+        results[backend] = (median, p95)
+        print(f'{network.name} {backend:10s} {args.size:>9s} x{args.targets:<2d}  '
+              f'median {median:8.1f} ms  p95 {p95:8.1f} ms', flush=True)
     if 'eager' in results:
         for backend, (median, _) in results.items():
             print(f'speed-up of {backend} over eager float32: {results["eager"][0] / median:.2f}x')
     setup = {'date': time.strftime('%Y-%m-%d'), 'cpu': _cpu_name(), 'cores': os.cpu_count(),
              'torch_threads': torch.get_num_threads(), 'torch': torch.__version__,
-             'device': args.device, 'frames': args.frames, 'warmup': args.warmup}
+             'device': args.device, 'frames': args.frames, 'warmup': args.warmup,
+             'targets': args.targets}
     try:
         import onnxruntime
         setup['onnxruntime'] = onnxruntime.__version__

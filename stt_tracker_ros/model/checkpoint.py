@@ -145,18 +145,24 @@ def load_stark(path: str | Path, variant: str | None = None) -> Stark:
     return model.eval()
 
 
-def save_safetensors(model: Stark, path: str | Path) -> None:
-    """Write the model's weights with its variant and configuration in the metadata."""
+def save_safetensors(model: Stark, path: str | Path, half: bool = False) -> None:
+    """Write the model's weights with its variant and configuration in the metadata.
+
+    `half` stores floating-point tensors as float16 (half the file; `load_stark` reads them
+    back into a float32 model).
+    """
     config = model.config
     metadata = {'variant': config.name, 'model_config': json.dumps(config.__dict__),
                 'format': 'stt_tracker_ros/stark'}
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().contiguous()
+             for k, v in model.state_dict().items()}
     save_file(state, str(path), metadata=metadata)
 
 
 def convert_to_safetensors(source: str | Path, target: str | Path,
-                           variant: str | None = None) -> Stark:
-    """Load `source` strictly and write it as safetensors; returns the loaded model."""
+                           variant: str | None = None, half: bool = False) -> Stark:
+    """Load `source` strictly and write it as safetensors (float16 with `half`); returns the
+    loaded model."""
     model = load_stark(source, variant)
-    save_safetensors(model, target)
+    save_safetensors(model, target, half)
     return model

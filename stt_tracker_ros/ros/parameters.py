@@ -24,6 +24,7 @@ class NodeParameters:
     variant: str = ''                 # '' -> inferred from the checkpoint
     device: str = 'auto'              # 'auto' picks CUDA when present
     half: bool = False
+    cuda_graphs: bool = True          # replay the per-frame search branch as a CUDA graph
     random_weights: bool = False      # untrained `variant`: plumbing tests only
     update_interval: int = _TRACKER_DEFAULTS.update_interval
     update_threshold: float = _TRACKER_DEFAULTS.update_threshold
@@ -68,6 +69,10 @@ _DESCRIPTORS: dict[str, ParameterDescriptor] = {
         read_only=True),
     'half': ParameterDescriptor(
         description='half precision (float16 on CUDA, bfloat16 on the CPU)', read_only=True),
+    'cuda_graphs': ParameterDescriptor(
+        description='on CUDA, replay the per-frame network as a CUDA graph (same outputs, '
+                    'several times faster; one recording per number of targets)',
+        read_only=True),
     'random_weights': ParameterDescriptor(
         description='build `variant` with random weights: for plumbing tests and demos only, '
                     'boxes are meaningless', read_only=True),

@@ -67,7 +67,8 @@ def default_tracker_factory(params: NodeParameters):
     from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
     tracker = build_multi_target_tracker(
         params.checkpoint or None, params.variant or None, params.device, params.half,
-        params.tracker_config(), random_weights=params.random_weights)
+        params.tracker_config(), random_weights=params.random_weights,
+        cuda_graphs=params.cuda_graphs)
     warm = MultiTargetTracker(tracker.model, tracker.config)
     blank = np.zeros((240, 320, 3), np.uint8)
     warm.add(blank, (140.0, 100.0, 40.0, 40.0))

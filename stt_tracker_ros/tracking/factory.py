@@ -37,7 +37,7 @@ def resolve_dtype(device: torch.device, half: bool) -> torch.dtype:
 
 def build_tracker(checkpoint: str | None, variant: str | None = None, device: str = 'auto',
                   half: bool = False, config: TrackerConfig | None = None,
-                  random_weights: bool = False, cuda_graphs: bool = False) -> StarkTracker:
+                  random_weights: bool = False, cuda_graphs: bool = True) -> StarkTracker:
     """Load a STARK model and wrap it in a tracker.
 
     Args:
@@ -49,8 +49,8 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
         half: run in float16 (CUDA) / bfloat16 (CPU).
         config: tracking settings (defaults of TrackerConfig when None).
         random_weights: build `variant` (default 'st50') untrained, for plumbing demos and tests.
-        cuda_graphs: replay the search branch as a CUDA graph (CUDA only; not yet the default:
-            it has not been validated on a GPU).
+        cuda_graphs: on a CUDA device, replay the search branch as a CUDA graph (same
+            outputs as eager, test_cuda_graph.py; the CPU ignores it).
 
     Raises:
         CheckpointError: the checkpoint (or the default model) is missing or unusable.
@@ -68,11 +68,14 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
                     f'{DEFAULT_CHECKPOINT}: no checkpoint configured and no default model is '
                     'installed; set `checkpoint` to an official STARK file (see README)')
             checkpoint = str(DEFAULT_CHECKPOINT)
+            log.warning('no checkpoint configured: using the default model shipped with the '
+                        'package, a compact STARK-ST trained only briefly (README, Evaluation); '
+                        'for accurate tracking set `checkpoint` to official STARK weights')
         if is_onnx_export(checkpoint):
             return StarkTracker(OnnxStark(checkpoint, _onnx_providers(torch_device)), config)
         model = load_stark(checkpoint, variant)
     model = prepare_for_inference(model, torch_device, half)
-    if cuda_graphs:
+    if cuda_graphs and torch_device.type == 'cuda':
         model = GraphedStark(model)
     return StarkTracker(model, config)
 
@@ -89,12 +92,14 @@ def prepare_for_inference(model: Stark, device: torch.device, half: bool = False
 def build_multi_target_tracker(checkpoint: str | None, variant: str | None = None,
                                device: str = 'auto', half: bool = False,
                                config: TrackerConfig | None = None,
-                               random_weights: bool = False) -> MultiTargetTracker:
+                               random_weights: bool = False,
+                               cuda_graphs: bool = True) -> MultiTargetTracker:
     """The model `build_tracker` loads (same arguments and errors), for several targets.
 
     PyTorch models run all targets in one batch; an ONNX export (batch-1 graphs) runs them in turn.
     """
-    single = build_tracker(checkpoint, variant, device, half, config, random_weights)
+    single = build_tracker(checkpoint, variant, device, half, config, random_weights,
+                           cuda_graphs)
     return MultiTargetTracker(single.model, single.config)
 
 

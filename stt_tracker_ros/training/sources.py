@@ -1,5 +1,7 @@
 """Turn the data sets named in a training configuration into lists of sequences."""
 import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +15,33 @@ from stt_tracker_ros.training.train_config import DatasetConfig
 log = logging.getLogger(__name__)
 
 
+_PARALLEL_SCENES = 32   # from this many scenes on, generate them in worker processes
+
+
+def _scene_sequence(width: int, height: int, frames: int, leave_view: bool, seed: int
+                    ) -> Sequence:
+    scene = generate_scene(SceneConfig(width=width, height=height, num_frames=frames,
+                                       leave_view=leave_view), seed)
+    return scene.to_sequence(f'synthetic_{seed}')
+
+
 def synthetic_sequences(config: DatasetConfig) -> list[Sequence]:
     """`config.sequences` generated scenes with seeds `config.seed`, `config.seed + 1`, ...
 
     A fixed share (`leave_view`) of them, chosen by a generator seeded with `config.seed`, has
-    the target leave the view and come back, so stage 2 sees frames without the target.
+    the target leave the view and come back, so stage 2 sees frames without the target. Many
+    scenes are generated on all cores (each depends only on its seed, so the result is the same).
     """
     width, height = config.image_size
     leaves = np.random.default_rng(config.seed).random(config.sequences) < config.leave_view
-    sequences = []
-    for index in range(config.sequences):
-        seed = config.seed + index
-        scene = generate_scene(SceneConfig(width=width, height=height,
-                                           num_frames=config.frames,
-                                           leave_view=bool(leaves[index])), seed)
-        sequences.append(scene.to_sequence(f'synthetic_{seed}'))
-    return sequences
+    arguments = ([width] * config.sequences, [height] * config.sequences,
+                 [config.frames] * config.sequences, [bool(v) for v in leaves],
+                 range(config.seed, config.seed + config.sequences))
+    workers = min(os.cpu_count() or 1, 16)
+    if config.sequences < _PARALLEL_SCENES or workers < 2:
+        return list(map(_scene_sequence, *arguments))
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(_scene_sequence, *arguments, chunksize=8))
 
 
 def load_source(config: DatasetConfig) -> list[Sequence]:

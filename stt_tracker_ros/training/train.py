@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -84,6 +85,11 @@ def _epoch_seed(seed: int, rank: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, rank, epoch]).generate_state(1)[0])
 
 
+def _quiet_worker(_: int) -> None:
+    """A data-loading worker uses one OpenCV thread: the workers already fill the cores."""
+    cv2.setNumThreads(1)
+
+
 def _autocast(config: TrainConfig, device: torch.device
               ) -> Callable[[], contextlib.AbstractContextManager]:
     """A factory of autocast contexts: bf16/fp16 on CUDA as configured, nothing on the CPU."""
@@ -101,6 +107,8 @@ class _Trainer:
         self.network = config.model_config()
         self.folder = stage_dir(config.output_dir, config.stage)
         device = context.device
+        if device.type == 'cuda':
+            torch.backends.cudnn.benchmark = True   # fixed crop sizes: pick the fastest kernels
         torch.manual_seed(config.seed)   # the same initial weights on every process
         self.model = build_stark(self.network)
         resume = latest_checkpoint(self.folder)
@@ -147,12 +155,19 @@ class _Trainer:
 
         Training drops an incomplete last batch (every process must run the same steps).
         """
+        workers = self.config.num_workers
         return DataLoader(dataset, self.config.batch_size, sampler=sampler,
-                          num_workers=self.config.num_workers, drop_last=drop_last,
-                          pin_memory=self.context.device.type == 'cuda')
+                          num_workers=workers, drop_last=drop_last,
+                          pin_memory=self.context.device.type == 'cuda',
+                          worker_init_fn=_quiet_worker if workers else None,
+                          persistent_workers=workers > 0)
 
-    def train_epoch(self, epoch: int, loader: DataLoader) -> dict[str, float]:
-        """One pass over the epoch's shard; returns the mean statistics over all processes."""
+    def train_epoch(self, epoch: int, loader: DataLoader, deadline: float = float('inf')
+                    ) -> tuple[dict[str, float], int]:
+        """One pass over the epoch's shard, cut short at `deadline` (time.perf_counter()).
+
+        Returns the mean statistics over all processes and the number of steps run.
+        """
         config, context = self.config, self.context
         set_train_mode(self.model, config.stage)
         torch.manual_seed(_epoch_seed(config.seed, context.rank, epoch))
@@ -178,6 +193,8 @@ class _Trainer:
                 # .item() waits for the device: only at log time.
                 progress.update(steps, steps * samples_per_step,
                                 {k: (v / steps).item() for k, v in totals.items()})
+            if _past(deadline, context):
+                break
         if not steps:
             raise ValueError('an epoch has no complete batch: raise samples_per_epoch or lower '
                              'batch_size')
@@ -185,7 +202,7 @@ class _Trainer:
         means = all_reduce_sum(torch.stack([totals[n] / steps for n in names]), context)
         values = dict(zip(names, (means / context.world_size).tolist()))
         progress.close(steps, steps * samples_per_step, values)
-        return values
+        return values, steps
 
     @torch.no_grad()
     def validate(self, loader: DataLoader) -> tuple[float, float | None]:
@@ -212,6 +229,16 @@ class _Trainer:
                  'scaler': self.scaler.state_dict() if self.scaler.is_enabled() else {}}
         save_checkpoint(path, self.model, epoch, state, self.network, self.config.to_dict())
         prune_checkpoints(self.folder, self.config.keep_last, self.config.keep_every)
+
+
+def _past(deadline: float, context: DistributedContext) -> bool:
+    """Whether `deadline` has passed on the main process (all processes agree, so DDP stays in
+    step)."""
+    if not context.distributed:
+        return time.perf_counter() > deadline
+    flag = torch.tensor([float(time.perf_counter() > deadline)], device=context.device)
+    torch.distributed.broadcast(flag, 0)
+    return bool(flag.item())
 
 
 def train(config: TrainConfig) -> Path:
@@ -252,25 +279,33 @@ def _run(config: TrainConfig, context: DistributedContext) -> Path:
         log.info('stage %d: %s, epochs %d-%d, %d samples per epoch, %d process(es) on %s',
                  config.stage, network.name, trainer.start_epoch, config.epochs,
                  config.samples_per_epoch, context.world_size, context.device)
+    deadline = (time.perf_counter() + 60.0 * config.time_limit_minutes
+                if config.time_limit_minutes > 0 else float('inf'))
     for epoch in range(trainer.start_epoch, config.epochs + 1):
         started = time.perf_counter()
         train_sampler.set_epoch(epoch)
         lr = trainer.optimizer.param_groups[0]['lr']
-        stats = trainer.train_epoch(epoch, train_loader)
+        stats, steps = trainer.train_epoch(epoch, train_loader, deadline)
+        stopped = steps < len(train_loader)
         train_seconds = time.perf_counter() - started
         trainer.scheduler.step()
         val_iou = val_accuracy = None
-        if val_loader is not None and (epoch % config.val_interval == 0
-                                       or epoch == config.epochs):
+        last = epoch == config.epochs or stopped
+        if val_loader is not None and (epoch % config.val_interval == 0 or last):
             val_iou, val_accuracy = trainer.validate(val_loader)
         if csv_log is not None:
-            steps = len(train_loader)
-            csv_log.write({**stats, 'epoch': epoch, 'step': epoch * steps, 'lr': lr,
+            csv_log.write({**stats, 'epoch': epoch,
+                           'step': (epoch - 1) * len(train_loader) + steps, 'lr': lr,
                            'val_iou': val_iou, 'val_accuracy': val_accuracy,
                            'samples_per_s': steps * config.batch_size * context.world_size
                            / train_seconds, 'seconds': time.perf_counter() - started})
-        if epoch % config.checkpoint_interval == 0 or epoch == config.epochs:
+        if epoch % config.checkpoint_interval == 0 or last:
             trainer.save(epoch)
+        if stopped:
+            if context.is_main:
+                log.info('stage %d: time limit of %.1f min reached in epoch %d',
+                         config.stage, config.time_limit_minutes, epoch)
+            break
     if context.is_main:
         log.info('stage %d finished: %s', config.stage, trainer.last_checkpoint)
     return trainer.last_checkpoint

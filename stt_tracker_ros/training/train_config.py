@@ -91,6 +91,8 @@ class TrainConfig:
     keep_last: int = 10             # checkpoints kept besides every `keep_every`-th epoch
     keep_every: int = 100
     log_interval: int = 50          # steps between progress-line updates
+    time_limit_minutes: float = 0.0  # > 0: this run stops after about this long, saving the
+    #                                  epoch it was in as done (a lease-bound GPU run)
 
     def __post_init__(self) -> None:
         if self.stage not in (1, 2):
@@ -104,6 +106,8 @@ class TrainConfig:
                      'log_interval'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be at least 1')
+        if self.time_limit_minutes < 0:
+            raise ValueError('time_limit_minutes must not be negative')
         if not 0.0 <= self.negative_prob <= 1.0:
             raise ValueError('negative_prob must lie in [0, 1]')
         network = self.model_config()   # raises on unknown model keys

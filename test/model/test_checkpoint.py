@@ -63,6 +63,23 @@ def test_plain_state_dict_and_safetensors_round_trip(st50, tmp_path):
     assert _same_weights(load_stark(converted), st50)  # no variant flag needed
 
 
+def test_half_safetensors_are_half_the_size_and_load_as_float32(st50, tmp_path):
+    full, half = tmp_path / 'full.safetensors', tmp_path / 'half.safetensors'
+    save_safetensors(st50, full)
+    assert main(['convert', str(full), str(half), '--half']) == 0
+    assert half.stat().st_size < 0.51 * full.stat().st_size
+    state, _ = read_checkpoint(half)
+    assert state['transformer.encoder.layers.0.linear1.weight'].dtype == torch.float16
+    loaded = load_stark(half)
+    for key, value in loaded.state_dict().items():
+        reference = st50.state_dict()[key]
+        assert value.dtype == reference.dtype
+        if value.is_floating_point():
+            torch.testing.assert_close(value, reference, rtol=1e-3, atol=1e-4)
+        else:
+            assert torch.equal(value, reference)
+
+
 def test_variant_inferred_from_keys(tmp_path):
     s50 = fixture_model('s50', salt=1)
     path = tmp_path / 'STARKS_ep0500.pth.tar'

@@ -6,7 +6,9 @@ import torch
 from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.model.checkpoint import CheckpointError, save_safetensors
 from stt_tracker_ros.parity import fixture_model
+from stt_tracker_ros.model.stark import Stark
 from stt_tracker_ros.tracking import factory
+from stt_tracker_ros.tracking.cuda_graph import GraphedStark
 from stt_tracker_ros.tracking.factory import (build_multi_target_tracker, build_tracker,
                                               resolve_device, resolve_dtype)
 from stt_tracker_ros.tracking.result import TrackState
@@ -39,6 +41,14 @@ def test_multi_target_tracker_uses_the_same_model(s50_file):
     results = tracker.track(frame)
     assert (first, second) == ('1', '2') and set(results) == {'1', '2'}
     assert results['2'].box_xywh == pytest.approx(single.track(frame).box_xywh, abs=1e-3)
+
+
+def test_cuda_graphs_apply_on_cuda_only(s50_file):
+    assert isinstance(build_tracker(str(s50_file), device='cpu', cuda_graphs=True).model, Stark)
+    if torch.cuda.is_available():
+        assert isinstance(build_tracker(str(s50_file), device='cuda').model, GraphedStark)
+        plain = build_tracker(str(s50_file), device='cuda', cuda_graphs=False)
+        assert isinstance(plain.model, Stark)
 
 
 def test_half_on_cpu_is_bfloat16(s50_file):

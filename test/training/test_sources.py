@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from stt_tracker_ros.training import sources as sources_module
 from stt_tracker_ros.training.sources import load_source, load_sources
 from stt_tracker_ros.training.train_config import DatasetConfig
 
@@ -18,6 +19,18 @@ def test_synthetic_scenes_follow_the_config():
     never = load_source(DatasetConfig('synthetic', sequences=6, frames=12,
                                       image_size=(96, 64), seed=40, leave_view=0.0))
     assert sum((~s.visible).sum() for s in never) < sum((~s.visible).sum() for s in sequences)
+
+
+def test_scenes_generated_in_worker_processes_equal_serial_ones(monkeypatch):
+    config = DatasetConfig('synthetic', sequences=sources_module._PARALLEL_SCENES + 2,
+                           frames=6, image_size=(64, 48), seed=7)
+    parallel = load_source(config)
+    monkeypatch.setattr(sources_module, '_PARALLEL_SCENES', 10 ** 6)
+    serial = load_source(config)
+    assert [s.name for s in parallel] == [s.name for s in serial]
+    for a, b in zip(parallel, serial):
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        np.testing.assert_array_equal(a.frames[3], b.frames[3])
 
 
 def test_plain_and_coco_folders(tmp_path):

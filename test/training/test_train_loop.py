@@ -108,3 +108,17 @@ def test_resumed_run_equals_an_uninterrupted_one(tiny_config, tmp_path):
     straight = dataclasses.replace(short, epochs=2, output_dir=str(tmp_path / 'b'))
     uninterrupted = torch.load(train(straight), weights_only=True)['net']
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed)
+
+
+def test_time_limit_stops_within_an_epoch_and_saves_it(tiny_config):
+    # A limit already over when training starts: epoch 1 runs one of its 4 steps, is saved and
+    # validated, and epoch 2 never starts.
+    config = dataclasses.replace(tiny_config, samples_per_epoch=16, time_limit_minutes=1e-9)
+    last = train(config)
+    assert last.name == 'ckpt_ep0001.pth.tar'
+    content = torch.load(last, map_location='cpu', weights_only=True)
+    steps = [s['step'].item() for s in content['optimizer']['state'].values()]
+    assert steps and set(steps) == {1}
+    rows = log_rows(Path(config.output_dir), 1)
+    assert [(r['epoch'], r['step']) for r in rows] == [('1', '1')]
+    assert rows[0]['val_iou'] != ''
