@@ -8,7 +8,8 @@
 #      stage 2 leave, then stage 2, exported as float16 safetensors.
 # The benchmarks run last, alone on the machine. Training data come from .data/
 # (scripts/pack_training_data.sh, carried along). Results land in $OUT: session.log, train.log,
-# the stages' log.csv files and the weights.
+# the stages' log.csv files and the weights. INIT_CHECKPOINT=stt_tracker_ros/weights/
+# default.safetensors continues training the shipped model instead of starting from scratch.
 #   OUT=/tmp/gpu_out BUDGET_S=570 bash scripts/gpu_session.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ OUT=${OUT:-/tmp/gpu_session}
 BUDGET_S=${BUDGET_S:-570}
 PYTHON=${PYTHON:-python3}
 RUN=${RUN:-runs/default}
+INIT_CHECKPOINT=${INIT_CHECKPOINT:-}
 START=$(date +%s)
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
@@ -47,8 +49,13 @@ stage1_s=$((stage1_end - $(date +%s) + START))   # 50 s of it start up, validate
 stage1_minutes=$("$PYTHON" -c "print(max(0.5, ($stage1_s - 50) / 60))")
 train() {   # train STAGE TIMEOUT MINUTES
     echo "=== train-stage$1 (limit ${2}s, time limit $3 min, $(left)s left)"
+    local init=()
+    if [[ $1 == 1 && -n $INIT_CHECKPOINT ]]; then
+        init=(--override "init_checkpoint=$INIT_CHECKPOINT")
+    fi
     timeout "$2" "$PYTHON" -m stt_tracker_ros.cli train "config/train/default_stage$1.yaml" \
-        --override "output_dir=$RUN" --override "time_limit_minutes=$3" >>"$OUT/train.log" 2>&1
+        --override "output_dir=$RUN" --override "time_limit_minutes=$3" "${init[@]}" \
+        >>"$OUT/train.log" 2>&1
     echo "=== train-stage$1: exit $? with $(left)s left"
 }
 train 1 "$stage1_s" "$stage1_minutes" &

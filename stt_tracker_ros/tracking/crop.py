@@ -84,10 +84,16 @@ def crop_and_resize(frame: np.ndarray, box_xywh, factor: float, output_size: int
     w = padded_window(box_xywh, factor, *frame.shape[:2])
     padded = cv2.copyMakeBorder(frame[w.inside()], w.top, w.bottom, w.left, w.right,
                                 cv2.BORDER_CONSTANT)
-    mask = np.ones((w.side, w.side), dtype=np.float64)
-    mask[w.top:w.side - w.bottom, w.left:w.side - w.right] = 0
     patch = cv2.resize(padded, (output_size, output_size))
-    mask = cv2.resize(mask, (output_size, output_size)).astype(bool)
+    # The reference resizes a float side x side padding mask. The mask is a rectangle's
+    # complement and OpenCV's resize is separable, so resizing its row and column profiles
+    # gives the same pixels at O(side) cost.
+    rows = np.ones((w.side, 1), dtype=np.float64)
+    rows[w.top:w.side - w.bottom] = 0
+    columns = np.ones((1, w.side), dtype=np.float64)
+    columns[:, w.left:w.side - w.right] = 0
+    mask = ((cv2.resize(rows, (1, output_size)) != 0)
+            | (cv2.resize(columns, (output_size, 1)) != 0))
     return Crop(patch, mask, output_size / w.side)
 
 

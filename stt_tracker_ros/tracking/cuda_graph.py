@@ -39,6 +39,7 @@ class GraphedStark(nn.Module):
         self.config = model.config
         self.warmup_runs = warmup_runs
         self._recordings: dict[int, _Recording] = {}
+        self._copied: dict[int, list[Tokens]] = {}   # per recording: tokens in its buffers
 
     def encode(self, image: torch.Tensor, mask: torch.Tensor) -> Tokens:
         """Template branch, eager (it runs once per template)."""
@@ -47,14 +48,18 @@ class GraphedStark(nn.Module):
     def search(self, templates: list[Tokens], image: torch.Tensor,
                mask: torch.Tensor) -> StarkOutput:
         """Same contract as `Stark.search`, replayed from a graph recorded per batch size."""
-        recording = self._recordings.get(image.shape[0])
+        batch = image.shape[0]
+        recording = self._recordings.get(batch)
         if recording is None:
-            recording = self._record(templates, image, mask)
-            self._recordings[image.shape[0]] = recording
-        for static, current in zip(recording.templates, templates):
+            recording = self._recordings[batch] = self._record(templates, image, mask)
+        copied = self._copied.get(batch, [])
+        for slot, (static, current) in enumerate(zip(recording.templates, templates)):
+            if slot < len(copied) and copied[slot] is current:
+                continue   # the templates change rarely: copy only new ones
             static.feat.copy_(current.feat)
             static.mask.copy_(current.mask)
             static.pos.copy_(current.pos)
+        self._copied[batch] = list(templates)
         recording.image.copy_(image)
         recording.mask.copy_(mask)
         recording.graph.replay()

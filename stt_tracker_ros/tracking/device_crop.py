@@ -1,14 +1,16 @@
 """The reference crop computed with torch on the frame's device (GPU path; also runs on CPU).
 
-Same window, padding and mask rules as `crop.crop_and_resize`; the bilinear resize is torch's
-(half-pixel centres, no antialiasing, like cv2.INTER_LINEAR). OpenCV resizes uint8 images with
-11-bit fixed-point weights, so pixels may differ by one grey level (1/255 before
-normalisation); the masks agree.
+Same window, padding and mask rules as `crop.crop_and_resize`; the bilinear resize follows
+torch's (half-pixel centres, no antialiasing, like cv2.INTER_LINEAR). OpenCV resizes uint8 images
+with 11-bit fixed-point weights, so pixels may differ by one grey level (1/255 before
+normalisation); the masks agree. All crops of a frame come from one gather, whatever their number.
 """
-import torch
-import torch.nn.functional as F
+import functools
 
-from stt_tracker_ros.tracking.crop import normalise, padded_window
+import numpy as np
+import torch
+
+from stt_tracker_ros.tracking.crop import IMAGENET_MEAN, IMAGENET_STD, padded_window
 
 
 def frame_to_device(frame, device: torch.device | str) -> torch.Tensor:
@@ -23,12 +25,14 @@ class FrameUpload:
     """The device copy of the frame being processed, made once however many crops use it.
 
     Trackers of several targets share one, so a frame goes to the GPU once, not once per target.
+    It also carries the crops' sampling tables to the device through a reused pinned buffer.
     """
 
     def __init__(self, device: torch.device | str):
         self.device = device
         self._frame = None
         self._tensor: torch.Tensor | None = None
+        self._staging: torch.Tensor | None = None
 
     def __call__(self, frame) -> torch.Tensor:
         """The device tensor of `frame` (numpy), uploading it if it is a new frame."""
@@ -36,29 +40,88 @@ class FrameUpload:
             self._frame, self._tensor = frame, frame_to_device(frame, self.device)
         return self._tensor
 
+    def table(self, values: np.ndarray) -> torch.Tensor:
+        """A small float32 array on the device, copied asynchronously on CUDA.
 
-def crop_on_device(frame: torch.Tensor, box_xywh, factor: float, output_size: int,
-                   dtype: torch.dtype = torch.float32
-                   ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Crop, pad, resize and normalise on the frame's device.
+        The pinned buffer is reused: the previous copy has finished by the time of the next
+        frame (its box was read back, which waits for the device).
+        """
+        host = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+        if torch.device(self.device).type != 'cuda':
+            return host.to(self.device)
+        if self._staging is None or self._staging.numel() < host.numel():
+            self._staging = torch.empty(host.numel(), dtype=torch.float32, pin_memory=True)
+        staged = self._staging[:host.numel()].view(host.shape)
+        staged.copy_(host)
+        return staged.to(self.device, non_blocking=True)
+
+
+def _axis_taps(origin: int, side: int, pad_before: int, pad_after: int, size: int,
+               limit: int) -> np.ndarray:
+    """Where each of `size` output pixels samples one axis of a padded crop window.
+
+    The window covers frame positions origin .. origin + side - 1, of which the first
+    `pad_before` and last `pad_after` are zero padding. The arithmetic is torch's bilinear
+    resize (align_corners=False) in float32.
+
+    Returns:
+        [size, 5] float32: two frame indices (clamped into 0 .. limit - 1), their two weights
+        (zero on padding), and 1.0 where a tap with weight reaches padding.
+    """
+    scale = np.float32(side) / np.float32(size)
+    centres = (np.arange(size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
+    source = np.maximum(centres, np.float32(0.0))
+    first = np.minimum(source.astype(np.int64), side - 1)
+    taps = np.stack([first, first + (first < side - 1)], axis=1)
+    second = source - first.astype(np.float32)
+    weights = np.stack([np.float32(1.0) - second, second], axis=1)
+    padding = (taps < pad_before) | (taps >= side - pad_after)
+    reaches_padding = ((weights > 0) & padding).any(axis=1, keepdims=True)
+    return np.concatenate([np.clip(taps + origin, 0, limit - 1), np.where(padding, 0.0, weights),
+                           reaches_padding], axis=1).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, offset) with grey level * scale + offset = ImageNet-normalised value."""
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float64)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
+    return ((1.0 / (255.0 * std)).float().to(device), (-mean / std).float().to(device))
+
+
+def crop_batch_on_device(frame: torch.Tensor, boxes, factor: float, output_size: int,
+                         dtype: torch.dtype = torch.float32, upload: FrameUpload | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+    """Crop, pad, resize and normalise one square per box, all in one pass on the frame's device.
+
+    The sampling tables are computed on the host and sent in one small copy; the pixels are
+    gathered from the frame by a fixed number of kernels, however many boxes there are.
 
     Args:
         frame: [H, W, 3] uint8 RGB tensor.
-        box_xywh: box the crop is centred on (pixels).
+        boxes: boxes (x, y, w, h pixels) the crops are centred on.
         factor: crop side relative to sqrt(w * h).
-        output_size: side of the output.
-        dtype: dtype of the returned image.
+        output_size: side of the outputs.
+        dtype: dtype of the returned images.
+        upload: carries the tables (a plain copy when None).
 
     Returns:
-        ([1, 3, S, S] normalised image, [1, S, S] bool padding mask, resize factor).
+        ([N, 3, S, S] normalised images (channels-last), [N, S, S] bool padding masks, resize
+        factors).
     """
-    w = padded_window(box_xywh, factor, *frame.shape[:2])
-    image = frame[w.inside()].permute(2, 0, 1).unsqueeze(0).float()  # [1, 3, h, w]
-    image = F.pad(image, (w.left, w.right, w.top, w.bottom))
-    valid = torch.zeros(1, 1, w.side, w.side, device=frame.device)
-    valid[..., w.top:w.side - w.bottom, w.left:w.side - w.right] = 1.0
-    size = (output_size, output_size)
-    image = F.interpolate(image, size=size, mode='bilinear', align_corners=False)
-    image = image.round_().clamp_(0, 255).div_(255.0)  # OpenCV returns uint8 here
-    mask = F.interpolate(1.0 - valid, size=size, mode='bilinear', align_corners=False)[:, 0] > 0
-    return normalise(image).to(dtype), mask, output_size / w.side
+    height, width = frame.shape[:2]
+    windows = [padded_window(box, factor, height, width) for box in boxes]
+    tables = np.stack([np.concatenate(
+        [_axis_taps(w.y1, w.side, w.top, w.bottom, output_size, height),
+         _axis_taps(w.x1, w.side, w.left, w.right, output_size, width)], axis=1)
+        for w in windows])                                        # [N, S, 10]
+    tables = (upload or FrameUpload(frame.device)).table(tables)
+    rows = tables[:, :, None, 0:2, None].long()                   # [N, S, 1, 2, 1]
+    columns = tables[:, None, :, None, 5:7].long()                # [N, 1, S, 1, 2]
+    weights = tables[:, :, None, 2:4, None] * tables[:, None, :, None, 7:9]   # [N, S, S, 2, 2]
+    corners = frame[rows, columns].float()                        # [N, S, S, 2, 2, 3]
+    grey = (corners * weights[..., None]).sum(dim=(3, 4)).round_().clamp_(0, 255)  # as OpenCV
+    scale, offset = _normalisation(frame.device)
+    image = torch.addcmul(offset, grey, scale).permute(0, 3, 1, 2).to(dtype)
+    mask = (tables[:, :, None, 4] > 0) | (tables[:, None, :, 9] > 0)
+    return image, mask, [output_size / w.side for w in windows]

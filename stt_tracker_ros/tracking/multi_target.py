@@ -8,7 +8,7 @@ from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.model.stark import Stark, Tokens
 from stt_tracker_ros.tracking.device_crop import FrameUpload
 from stt_tracker_ros.tracking.result import TrackResult
-from stt_tracker_ros.tracking.tracker import StarkTracker, read_outputs
+from stt_tracker_ros.tracking.tracker import SearchInput, StarkTracker, read_outputs
 
 
 def _batch_tokens(tokens: list[Tokens]) -> Tokens:
@@ -32,6 +32,8 @@ class MultiTargetTracker:
         self._targets: dict[str, StarkTracker] = {}
         self._ids = itertools.count(1)
         self._upload: FrameUpload | None = None   # shared by the targets' trackers
+        self._batch_key: list[Tokens] | None = None   # the tokens `_batch` was stacked from
+        self._batch: list[Tokens] = []
 
     @property
     def config(self) -> TrackerConfig:
@@ -71,13 +73,25 @@ class MultiTargetTracker:
         """Track every target in `frame` (InvalidFrameError leaves all targets unchanged)."""
         if not self._targets:
             return {}
-        searches = {i: t.prepare_search(frame) for i, t in self._targets.items()}
+        anchors = {i: t.search_anchor(frame) for i, t in self._targets.items()}
         first = next(iter(self._targets.values()))
-        templates = [_batch_tokens([t.templates[k] for t in self._targets.values()])
-                     for k in range(len(first.templates))]
-        output = self.model.search(templates,
-                                   torch.cat([s.image for s in searches.values()]),
-                                   torch.cat([s.mask for s in searches.values()]))
+        config = first.config
+        images, masks, factors = first.crops(frame, list(anchors.values()),
+                                             config.search_factor, config.search_size)
+        output = self.model.search(self._batched_templates(), images, masks)
         rows = read_outputs(output)
-        return {i: target.finish(frame, searches[i], row)
-                for (i, target), row in zip(self._targets.items(), rows)}
+        return {i: target.finish(frame, SearchInput(images[k:k + 1], masks[k:k + 1], anchors[i],
+                                                    config.search_size / factors[k]), rows[k])
+                for k, (i, target) in enumerate(self._targets.items())}
+
+    def _batched_templates(self) -> list[Tokens]:
+        """The targets' template tokens stacked per template slot, rebuilt only when a target's
+        templates changed (init, update, removal) since the last frame."""
+        current = [token for target in self._targets.values() for token in target.templates]
+        if self._batch_key is None or len(current) != len(self._batch_key) or any(
+                a is not b for a, b in zip(current, self._batch_key)):
+            slots = len(next(iter(self._targets.values())).templates)
+            self._batch = [_batch_tokens([t.templates[k] for t in self._targets.values()])
+                           for k in range(slots)]
+            self._batch_key = current
+        return self._batch

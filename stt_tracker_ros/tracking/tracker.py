@@ -9,7 +9,7 @@ from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.model.stark import Stark, StarkOutput, Tokens
 from stt_tracker_ros.tracking.boxes import BoxXYWH, clip_box, crop_box_to_frame, validate_init_box
 from stt_tracker_ros.tracking.crop import crop_and_resize, to_model_input
-from stt_tracker_ros.tracking.device_crop import FrameUpload, crop_on_device
+from stt_tracker_ros.tracking.device_crop import FrameUpload, crop_batch_on_device
 from stt_tracker_ros.tracking.result import (
     InvalidFrameError, TrackResult, TrackState)
 
@@ -123,15 +123,39 @@ class StarkTracker:
 
     def prepare_search(self, frame: np.ndarray) -> SearchInput:
         """Check the frame and crop the search region (first half of `track`)."""
+        anchor = self.search_anchor(frame)
+        images, masks, factors = self.crops(frame, [anchor], self.config.search_factor,
+                                            self.config.search_size)
+        return SearchInput(images, masks, anchor, self.config.search_size / factors[0])
+
+    def search_anchor(self, frame: np.ndarray) -> BoxXYWH:
+        """Check the frame; the box the next search crop is centred on.
+
+        Raises:
+            RuntimeError: not initialised.
+            InvalidFrameError: bad frame, or its size differs from the init frame.
+        """
         if self._state == TrackState.IDLE:
             raise RuntimeError('track() called before initialize()')
         if check_frame(frame) != self._frame_shape:
             raise InvalidFrameError(f'frame size changed from {self._frame_shape} to '
                                     f'{frame.shape[:2]} mid-track; re-initialise')
-        anchor = self._confident_box if self._state == TrackState.LOST else self._box
-        image, mask, resize_factor = self._crop(frame, anchor, self.config.search_factor,
-                                                self.config.search_size)
-        return SearchInput(image, mask, anchor, self.config.search_size / resize_factor)
+        return self._confident_box if self._state == TrackState.LOST else self._box
+
+    def crops(self, frame: np.ndarray, boxes: list[BoxXYWH], factor: float, size: int
+              ) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+        """Network inputs of crops around `boxes`: ([N, 3, S, S], [N, S, S], resize factors).
+
+        On a GPU all of them come from one upload of the frame and one batched crop; on the
+        CPU from OpenCV, as the reference does.
+        """
+        if self.device_crop:
+            return crop_batch_on_device(self.upload(frame), boxes, factor, size, self.dtype,
+                                        self.upload)
+        crops = [crop_and_resize(frame, box, factor, size) for box in boxes]
+        inputs = [to_model_input(crop, self.device, self.dtype) for crop in crops]
+        return (torch.cat([image for image, _ in inputs]), torch.cat([mask for _, mask in inputs]),
+                [crop.resize_factor for crop in crops])
 
     def finish(self, frame: np.ndarray, search: SearchInput, values: list[float]) -> TrackResult:
         """Map the network's box back, update the state and the template (second half of
@@ -175,13 +199,6 @@ class StarkTracker:
         return True
 
     def _template(self, frame: np.ndarray, box: BoxXYWH) -> Tokens:
-        image, mask, _ = self._crop(frame, box, self.config.template_factor,
+        image, mask, _ = self.crops(frame, [box], self.config.template_factor,
                                     self.config.template_size)
         return self.model.encode(image, mask)
-
-    def _crop(self, frame: np.ndarray, box: BoxXYWH, factor: float,
-              size: int) -> tuple[torch.Tensor, torch.Tensor, float]:
-        if not self.device_crop:
-            crop = crop_and_resize(frame, box, factor, size)
-            return (*to_model_input(crop, self.device, self.dtype), crop.resize_factor)
-        return crop_on_device(self.upload(frame), box, factor, size, self.dtype)

@@ -37,11 +37,22 @@ class Augmentation(NamedTuple):
 
 
 class CropTensors(NamedTuple):
-    """One crop ready for the network."""
+    """One crop; `network_image` turns image and brightness into the network's input."""
 
-    image: torch.Tensor    # [3, S, S] float32, ImageNet-normalised RGB
+    image: torch.Tensor    # [3, S, S] uint8 RGB
+    brightness: float      # factor the grey levels are multiplied by (then clipped)
     mask: torch.Tensor     # [S, S] bool, True on padding
     box: torch.Tensor      # [4] float32 (x, y, w, h) of the target, normalised by S
+
+
+def network_image(images: torch.Tensor, brightness: torch.Tensor) -> torch.Tensor:
+    """[..., 3, S, S] uint8 crops and [...] brightness factors -> ImageNet-normalised float32.
+
+    Done where the batch is (the GPU in training), not in the data-loading workers: a uint8
+    crop is a quarter of the bytes to move, and the arithmetic is free there.
+    """
+    scale = (brightness.float() / 255.0)[..., None, None, None]
+    return normalise((images.float() * scale).clamp_(0.0, 1.0))
 
 
 def jitter_box(rng: np.random.Generator, box_xywh: np.ndarray, scale_jitter: float,
@@ -72,7 +83,7 @@ def flip_horizontal(frame: np.ndarray, box_xywh: np.ndarray) -> tuple[np.ndarray
     """Mirror an [H, W, 3] frame left-right and its (x, y, w, h) box with it."""
     flipped = box_xywh.copy()
     flipped[0] = frame.shape[1] - box_xywh[0] - box_xywh[2]
-    return np.ascontiguousarray(frame[:, ::-1]), flipped
+    return cv2.flip(frame, 1), flipped
 
 
 def to_grayscale(frame: np.ndarray) -> np.ndarray:
@@ -98,7 +109,7 @@ class PairProcessor:
 
     def crop(self, rng: np.random.Generator, frame: np.ndarray, box_xywh: np.ndarray,
              spec: CropSpec) -> CropTensors | None:
-        """Jitter, crop, move the box into the crop, augment and normalise; None to reject."""
+        """Jitter, crop, move the box into the crop and augment; None to reject."""
         crop_box = jitter_box(rng, box_xywh, spec.scale_jitter, spec.center_jitter)
         try:
             crop = crop_and_resize(frame, crop_box, spec.factor, spec.size)
@@ -107,15 +118,14 @@ class PairProcessor:
         box = box_in_crop(box_xywh, crop_box, crop.resize_factor, spec.size)
         jitter = self.augmentation.brightness_jitter
         brightness = rng.uniform(max(0.0, 1.0 - jitter), 1.0 + jitter)
-        image = torch.from_numpy(crop.patch).permute(2, 0, 1).float()
-        image = (image * (brightness / 255.0)).clamp_(0.0, 1.0)
+        image = torch.from_numpy(crop.patch).permute(2, 0, 1)
         mask = crop.mask
         if rng.random() < self.augmentation.flip_prob:
             image, mask = image.flip(-1), mask[:, ::-1]
             box[0] = spec.size - box[0] - box[2]
         if not covers_features(mask, self.stride):   # checked after the flip: the grid moves
             return None
-        return CropTensors(normalise(image), torch.from_numpy(mask.copy()),
+        return CropTensors(image.contiguous(), brightness, torch.from_numpy(mask.copy()),
                            torch.from_numpy(box / spec.size).float())
 
     def __call__(self, rng: np.random.Generator, template_frames: list[np.ndarray],
@@ -130,9 +140,10 @@ class PairProcessor:
             label: 1.0 when the search frame shows the templates' target, else 0.0.
 
         Returns:
-            template_images [T, 3, t, t], template_masks [T, t, t], search_image [3, s, s],
-            search_mask [s, s], search_box [4] (x, y, w, h normalised to the search crop) and
-            label [] (float32).
+            template_images [T, 3, t, t] and search_image [3, s, s] (uint8), their
+            brightness factors template_brightness [T] and search_brightness [] (see
+            `network_image`), template_masks [T, t, t], search_mask [s, s], search_box [4]
+            (x, y, w, h normalised to the search crop) and label [] (float32).
         """
         frames = [*template_frames, search_frame]
         boxes = [np.asarray(b, np.float64) for b in (*template_boxes, search_box)]
@@ -146,8 +157,11 @@ class PairProcessor:
             return None
         return {
             'template_images': torch.stack([c.image for c in crops[:-1]]),
+            'template_brightness': torch.tensor([c.brightness for c in crops[:-1]],
+                                                dtype=torch.float32),
             'template_masks': torch.stack([c.mask for c in crops[:-1]]),
             'search_image': crops[-1].image,
+            'search_brightness': torch.tensor(crops[-1].brightness, dtype=torch.float32),
             'search_mask': crops[-1].mask,
             'search_box': crops[-1].box,
             'label': torch.tensor(label, dtype=torch.float32),

@@ -7,6 +7,7 @@ from torch import nn
 from stt_tracker_ros.model.stark import StarkOutput
 from stt_tracker_ros.training.losses import (box_cxcywh_to_xyxy, box_xywh_to_xyxy,
                                              generalized_iou, localisation_loss, score_loss)
+from stt_tracker_ros.training.processing import network_image
 
 
 class StepLoss(NamedTuple):
@@ -27,12 +28,15 @@ def forward_batch(model: nn.Module, batch: dict[str, torch.Tensor]) -> StarkOutp
 
     Args:
         model: Stark (or a DDP wrapper of it).
-        batch: template_images [B, T, 3, t, t], template_masks [B, T, t, t], search_image
-            [B, 3, s, s], search_mask [B, s, s] (see `PairProcessor`).
+        batch: template_images [B, T, 3, t, t] (uint8), template_brightness [B, T],
+            template_masks [B, T, t, t], search_image [B, 3, s, s] (uint8), search_brightness
+            [B], search_mask [B, s, s] (see `PairProcessor`).
     """
-    images, masks = batch['template_images'], batch['template_masks']
+    images = network_image(batch['template_images'], batch['template_brightness'])
+    masks = batch['template_masks']
     templates = [(images[:, i], masks[:, i]) for i in range(images.shape[1])]
-    return model(templates, (batch['search_image'], batch['search_mask']))
+    search = network_image(batch['search_image'], batch['search_brightness'])
+    return model(templates, (search, batch['search_mask']))
 
 
 def compute_loss(output: StarkOutput, batch: dict[str, torch.Tensor], stage: int,

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from stt_tracker_ros.tracking.boxes import clip_box, crop_box_to_frame, validate_init_box
-from stt_tracker_ros.tracking.crop import crop_and_resize, crop_window, to_model_input
+from stt_tracker_ros.tracking.crop import (crop_and_resize, crop_window, padded_window,
+                                           to_model_input)
 from stt_tracker_ros.tracking.result import InvalidBoxError
 
 
@@ -82,3 +83,21 @@ def test_validate_accepts_partly_visible_box():
     assert validate_init_box((-5, -5, 20, 20), 50, 50) == (-5.0, -5.0, 20.0, 20.0)
     with pytest.raises(InvalidBoxError, match='outside'):
         validate_init_box((50, 0, 10, 10), 50, 50)
+
+
+def test_mask_equals_the_reference_full_size_resize():
+    # The reference resizes a float side x side mask; ours resizes its row and column profiles.
+    rng = np.random.default_rng(3)
+    frame = np.zeros((120, 160, 3), np.uint8)
+    for _ in range(300):
+        box = (rng.uniform(-30, 170), rng.uniform(-30, 130), rng.uniform(1, 90),
+               rng.uniform(1, 90))
+        factor, size = (float(rng.choice([2.0, 5.0])), int(rng.choice([128, 320, 37])))
+        try:
+            w = padded_window(box, factor, 120, 160)
+        except ValueError:
+            continue
+        full = np.ones((w.side, w.side))
+        full[w.top:w.side - w.bottom, w.left:w.side - w.right] = 0
+        expected = cv2.resize(full, (size, size)).astype(bool)
+        np.testing.assert_array_equal(crop_and_resize(frame, box, factor, size).mask, expected)

@@ -6,7 +6,7 @@ import torch
 from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.parity import fixture_frames, fixture_model
 from stt_tracker_ros.tracking.crop import IMAGENET_STD, crop_and_resize, to_model_input
-from stt_tracker_ros.tracking.device_crop import crop_on_device, frame_to_device
+from stt_tracker_ros.tracking.device_crop import crop_batch_on_device, frame_to_device
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
 BOXES = [(300, 200, 50, 40), (0, 0, 30, 30), (600, 440, 40, 40), (10, 300, 200, 150),
@@ -17,14 +17,19 @@ GREY_LEVEL = 1.0 / 255 / min(IMAGENET_STD)  # one grey level after normalisation
 def _compare(device):
     frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     on_device = frame_to_device(frame, device)
-    for box in BOXES:
-        for factor, size in ((5.0, 320), (2.0, 128)):
+    for factor, size in ((5.0, 320), (2.0, 128)):
+        images, masks, factors = crop_batch_on_device(on_device, BOXES, factor, size)
+        assert images.shape == (len(BOXES), 3, size, size)
+        assert masks.shape == (len(BOXES), size, size)
+        for index, box in enumerate(BOXES):
             crop = crop_and_resize(frame, box, factor, size)
             image, mask = to_model_input(crop)
-            got_image, got_mask, resize_factor = crop_on_device(on_device, box, factor, size)
-            assert (got_image.cpu() - image).abs().max() <= GREY_LEVEL + 1e-5
-            assert torch.equal(got_mask.cpu(), mask)
-            assert resize_factor == crop.resize_factor
+            assert (images[index:index + 1].cpu() - image).abs().max() <= GREY_LEVEL + 1e-5
+            assert torch.equal(masks[index:index + 1].cpu(), mask)
+            assert factors[index] == crop.resize_factor
+            alone, alone_mask, _ = crop_batch_on_device(on_device, [box], factor, size)
+            assert torch.equal(alone, images[index:index + 1])   # a batch changes nothing
+            assert torch.equal(alone_mask, masks[index:index + 1])
 
 
 def test_torch_crop_matches_opencv_on_cpu():

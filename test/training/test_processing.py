@@ -5,7 +5,8 @@ import torch
 
 from stt_tracker_ros.tracking.crop import IMAGENET_MEAN, IMAGENET_STD
 from stt_tracker_ros.training.processing import (Augmentation, CropSpec, PairProcessor,
-                                                 covers_features, flip_horizontal, jitter_box)
+                                                 covers_features, flip_horizontal, jitter_box,
+                                                 network_image)
 
 NO_AUGMENTATION = Augmentation(grayscale_prob=0.0, flip_prob=0.0, brightness_jitter=0.0)
 BOX = np.array([50.0, 40.0, 40.0, 30.0])
@@ -18,11 +19,12 @@ def frame_with_target(box: np.ndarray = BOX) -> np.ndarray:
     return frame
 
 
-def pixels(image: torch.Tensor) -> np.ndarray:
-    """Undo the ImageNet normalisation: [3, S, S] -> [S, S, 3] in [0, 255]."""
+def pixels(image: torch.Tensor, brightness: float | torch.Tensor = 1.0) -> np.ndarray:
+    """The network input of a uint8 crop, un-normalised: [3, S, S] -> [S, S, 3] in [0, 255]."""
     mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return ((image * std + mean) * 255).permute(1, 2, 0).numpy()
+    normalised = network_image(image, torch.as_tensor(brightness))
+    return ((normalised * std + mean) * 255).permute(1, 2, 0).numpy()
 
 
 def target_extent(image: torch.Tensor) -> np.ndarray:
@@ -97,7 +99,8 @@ def test_grayscale_and_brightness():
                                            brightness_jitter=0.2))
     frame = frame_with_target()
     sample = processor(np.random.default_rng(0), [frame], [BOX], frame, BOX, 1.0)
-    values = pixels(sample['search_image'])
+    assert sample['search_image'].dtype == torch.uint8
+    values = pixels(sample['search_image'], sample['search_brightness'])
     assert np.abs(values[..., 0] - values[..., 1]).max() < 1e-3
     background = values[-1, 0, 0]                 # a frame pixel (the top rows are padding)
     assert 30 * 0.8 - 0.01 <= background <= 30 * 1.2 + 0.01 and background != pytest.approx(30)
@@ -124,3 +127,13 @@ def test_crops_of_pure_padding_are_rejected():
     far = np.array([-900.0, -900.0, 20.0, 20.0])
     assert processor.crop(np.random.default_rng(0), frame_with_target(), far,
                           processor.search) is None
+
+
+def test_network_image_scales_clips_and_normalises():
+    images = torch.tensor([[100, 200]], dtype=torch.uint8).expand(2, 3, 1, 2)   # [2, 3, 1, 2]
+    result = network_image(images, torch.tensor([1.0, 1.5]))
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    expected = torch.stack([torch.tensor([[100.0, 200.0]]), torch.tensor([[150.0, 255.0]])])
+    expected = (expected[:, None] / 255.0 - mean) / std              # 200 * 1.5 clips at 255
+    torch.testing.assert_close(result, expected)
