@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything one short GPU lease is for, in one run that ends by itself within $BUDGET_S seconds:
-#   1. CUDA correctness (issue 2, 5): the parity fixture in float32 / float16 / bfloat16 and the
-#      GPU tests (half precision, GPU crop, CUDA-graph replay);
+#   1. CUDA correctness (issue 2, 5): the parity fixture in float32 / float16 / bfloat16 and every
+#      test marked `gpu` (half precision, GPU crop, CUDA-graph replay, no host synchronisation);
 #   2. GPU speed (issue 5): benchmarks/bench_tracker.py at 640x480, 1920x1080 and 16 targets,
 #      each beside the plain float32 eager path, plus the compact default model;
 #   3. the default model (issue 4): stage 1 (in the background while 1 runs) in the time that 2 and
@@ -66,9 +66,7 @@ for dtype in float32 float16 bfloat16; do
     step "parity-$dtype" 60 "$PYTHON" -m stt_tracker_ros.cli parity "$fixture" --device cuda \
         --dtype "$dtype"
 done
-step gpu-tests 90 "$PYTHON" -m pytest -q -p no:cacheprovider test/model/test_precision.py \
-    test/tracking/test_device_crop.py test/tracking/test_cuda_graph.py \
-    test/tracking/test_multi_target.py
+step gpu-tests 90 "$PYTHON" -m pytest -q -m gpu -rA test/model test/tracking test/export
 
 wait "$stage1"
 train 2 110 1.0

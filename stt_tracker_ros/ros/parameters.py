@@ -68,7 +68,8 @@ _DESCRIPTORS: dict[str, ParameterDescriptor] = {
         description="torch device: 'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...",
         read_only=True),
     'half': ParameterDescriptor(
-        description='half precision (float16 on CUDA, bfloat16 on the CPU)', read_only=True),
+        description='half precision (float16 on CUDA, bfloat16 on the CPU; TensorRT float16 '
+                    'engines for an ONNX export folder on CUDA)', read_only=True),
     'cuda_graphs': ParameterDescriptor(
         description='on CUDA, replay the per-frame network as a CUDA graph (same outputs, '
                     'several times faster; one recording per number of targets)',

@@ -10,7 +10,7 @@ from stt_tracker_ros.model.fusion import fold_batchnorm
 from stt_tracker_ros.model.stark import Stark, build_stark
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 from stt_tracker_ros.tracking.cuda_graph import GraphedStark
-from stt_tracker_ros.tracking.onnx_backend import OnnxStark, is_onnx_export
+from stt_tracker_ros.tracking.onnx_backend import OnnxStark, execution_providers, is_onnx_export
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,9 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
 
     Args:
         checkpoint: checkpoint file, or a folder written by `stt-tracker export` (then ONNX
-            Runtime runs the model; `half` does not apply); None or '' means the default model
-            shipped in the package.
+            Runtime runs the model, through TensorRT on CUDA where the build has it, and `half`
+            asks TensorRT for float16); None or '' means the default model shipped in the
+            package.
         variant: 's50', 'st50', 'st101'; inferred from the checkpoint when None.
         device: 'auto', 'cpu', 'cuda', 'cuda:1', ...
         half: run in float16 (CUDA) / bfloat16 (CPU).
@@ -72,7 +73,8 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
                         'package, a compact STARK-ST trained only briefly (README, Evaluation); '
                         'for accurate tracking set `checkpoint` to official STARK weights')
         if is_onnx_export(checkpoint):
-            return StarkTracker(OnnxStark(checkpoint, _onnx_providers(torch_device)), config)
+            providers = execution_providers(torch_device, half)
+            return StarkTracker(OnnxStark(checkpoint, providers), config)
         model = load_stark(checkpoint, variant)
     model = prepare_for_inference(model, torch_device, half)
     if cuda_graphs and torch_device.type == 'cuda':
@@ -101,9 +103,3 @@ def build_multi_target_tracker(checkpoint: str | None, variant: str | None = Non
     single = build_tracker(checkpoint, variant, device, half, config, random_weights,
                            cuda_graphs)
     return MultiTargetTracker(single.model, single.config)
-
-
-def _onnx_providers(device: torch.device) -> list[str]:
-    if device.type == 'cuda':
-        return ['CUDAExecutionProvider', 'CPUExecutionProvider']
-    return ['CPUExecutionProvider']

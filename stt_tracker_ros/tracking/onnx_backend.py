@@ -12,6 +12,32 @@ from stt_tracker_ros.model.checkpoint import CheckpointError
 from stt_tracker_ros.model.stark import StarkOutput, Tokens
 
 
+TENSORRT_CACHE = Path.home() / '.cache' / 'stt_tracker_ros' / 'tensorrt'
+
+Provider = str | tuple[str, dict[str, str]]
+
+
+def execution_providers(device: torch.device, half: bool = False) -> list[Provider]:
+    """ONNX Runtime providers for `device`, best first, among those this build offers.
+
+    On CUDA with a TensorRT-enabled ONNX Runtime (NVIDIA's build for JetPack, or
+    onnxruntime-gpu with TensorRT), TensorRT comes first: it builds engines on the first start
+    (float16 with `half`) and caches them in TENSORRT_CACHE, so later starts load them.
+    """
+    import onnxruntime
+
+    available = set(onnxruntime.get_available_providers())
+    providers: list[Provider] = []
+    if device.type == 'cuda':
+        if 'TensorrtExecutionProvider' in available:
+            providers.append(('TensorrtExecutionProvider', {
+                'trt_fp16_enable': str(half), 'trt_engine_cache_enable': 'True',
+                'trt_engine_cache_path': str(TENSORRT_CACHE)}))
+        if 'CUDAExecutionProvider' in available:
+            providers.append('CUDAExecutionProvider')
+    return [*providers, 'CPUExecutionProvider']
+
+
 def is_onnx_export(path: str | Path) -> bool:
     """True when `path` is a folder written by `export_onnx`."""
     return (Path(path) / MANIFEST).is_file()
@@ -22,11 +48,11 @@ class OnnxStark(nn.Module):
 
     Args:
         folder: output of `export_onnx` (template.onnx, search.onnx, manifest).
-        providers: ONNX Runtime execution providers, e.g. ['CUDAExecutionProvider',
-            'CPUExecutionProvider']; CPU when None.
+        providers: ONNX Runtime execution providers (names, or (name, options) pairs), e.g.
+            `execution_providers(device)`; CPU when None.
     """
 
-    def __init__(self, folder: str | Path, providers: list[str] | None = None):
+    def __init__(self, folder: str | Path, providers: list[Provider] | None = None):
         super().__init__()
         import onnxruntime
 

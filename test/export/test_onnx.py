@@ -9,7 +9,7 @@ from stt_tracker_ros.export.onnx_export import export_onnx
 from stt_tracker_ros.parity import _model_input, fixture_frames, fixture_model
 from stt_tracker_ros.tracking.factory import build_tracker
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
-from stt_tracker_ros.tracking.onnx_backend import OnnxStark
+from stt_tracker_ros.tracking.onnx_backend import TENSORRT_CACHE, OnnxStark, execution_providers
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
 onnx = pytest.importorskip('onnx')
@@ -92,3 +92,22 @@ def test_export_command(tmp_path):
     assert main(['export', str(tmp_path / 'out'), '--variant', 's50', '--random-weights']) == 0
     assert (tmp_path / 'out' / 'search.onnx').stat().st_size > 1e6
     assert OnnxStark(tmp_path / 'out').config.name == 's50'
+
+
+def test_providers_prefer_tensorrt_then_cuda_where_the_build_has_them(monkeypatch):
+    import onnxruntime
+
+    cuda, cpu = torch.device('cuda'), torch.device('cpu')
+    monkeypatch.setattr(onnxruntime, 'get_available_providers', lambda: [
+        'TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider'])
+    (name, options), *rest = execution_providers(cuda, half=True)
+    assert name == 'TensorrtExecutionProvider' and rest == ['CUDAExecutionProvider',
+                                                            'CPUExecutionProvider']
+    assert options['trt_fp16_enable'] == 'True'
+    assert options['trt_engine_cache_path'] == str(TENSORRT_CACHE)
+    assert execution_providers(cuda)[0][1]['trt_fp16_enable'] == 'False'
+    assert execution_providers(cpu) == ['CPUExecutionProvider']
+    monkeypatch.setattr(onnxruntime, 'get_available_providers',
+                        lambda: ['CUDAExecutionProvider', 'CPUExecutionProvider'])
+    assert execution_providers(cuda, half=True) == ['CUDAExecutionProvider',
+                                                    'CPUExecutionProvider']

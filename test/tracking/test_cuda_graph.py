@@ -36,3 +36,28 @@ def test_graph_replay_equals_eager_for_one_and_two_targets(parity_fixture_path):
             for target_id, result in expected.items():
                 np.testing.assert_allclose(got[target_id].box_xywh, result.box_xywh, atol=1e-3)
                 assert got[target_id].confidence == pytest.approx(result.confidence, abs=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_no_host_synchronisation_before_the_box_is_read(parity_fixture_path):
+    """Upload, crops and the graphed network of a frame queue work without waiting for it."""
+    with np.load(parity_fixture_path) as archive:
+        frames = fixture_frames({k: archive[k] for k in archive.files if k.startswith('tracker')})
+    model = GraphedStark(prepare_for_inference(fixture_model('st50', salt=3),
+                                               torch.device('cuda'), half=True))
+    tracker = MultiTargetTracker(model)
+    for box in [(76.0, 105.0, 40.0, 30.0), (150.0, 60.0, 50.0, 60.0)]:
+        tracker.add(frames[0], box)
+    tracker.track(frames[1])   # records the graph for two targets
+    first = next(iter(tracker._targets.values()))
+    anchors = [t.search_anchor(frames[2]) for t in tracker._targets.values()]
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode('error')
+    try:
+        with torch.inference_mode():
+            images, masks, _ = first.crops(frames[2], anchors, 5.0, 320)
+            output = model.search(tracker._batched_templates(), images, masks)
+    finally:
+        torch.cuda.set_sync_debug_mode('default')
+    assert torch.isfinite(output.boxes).all()

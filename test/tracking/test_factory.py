@@ -43,12 +43,16 @@ def test_multi_target_tracker_uses_the_same_model(s50_file):
     assert results['2'].box_xywh == pytest.approx(single.track(frame).box_xywh, abs=1e-3)
 
 
-def test_cuda_graphs_apply_on_cuda_only(s50_file):
+def test_cuda_graphs_do_not_apply_on_the_cpu(s50_file):
     assert isinstance(build_tracker(str(s50_file), device='cpu', cuda_graphs=True).model, Stark)
-    if torch.cuda.is_available():
-        assert isinstance(build_tracker(str(s50_file), device='cuda').model, GraphedStark)
-        plain = build_tracker(str(s50_file), device='cuda', cuda_graphs=False)
-        assert isinstance(plain.model, Stark)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_graphs_are_the_default_on_cuda(s50_file):
+    assert isinstance(build_tracker(str(s50_file), device='cuda').model, GraphedStark)
+    plain = build_tracker(str(s50_file), device='cuda', cuda_graphs=False)
+    assert isinstance(plain.model, Stark)
 
 
 def test_half_on_cpu_is_bfloat16(s50_file):
