@@ -121,12 +121,12 @@ step_editable() {
 }
 
 # Inputs of the colcon build: message and package definitions, launchers, launch and config files
-# (contents), plus the names of the Python files that get copied to the install tree (their
-# contents do not matter: the source tree comes first on PYTHONPATH).
+# and the shipped weights (contents), plus the names of the Python files that get copied to the
+# install tree (their contents do not matter: the source tree comes first on PYTHONPATH).
 ros_build_key() {
   local -a inputs
   mapfile -t inputs < <(cd "$ROOT" && find package.xml CMakeLists.txt msg scripts/ros \
-    tools/vision_msgs launch config -type f 2> /dev/null | LC_ALL=C sort)
+    tools/vision_msgs launch config stt_tracker_ros/weights -type f 2> /dev/null | LC_ALL=C sort)
   {
     cat "$STAMPS/pip"
     printf '%s\n' "$ROOT"

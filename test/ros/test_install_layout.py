@@ -74,3 +74,13 @@ def test_installed_package_merges_generated_messages_and_sources(site_packages, 
     assert sorted(origins) == sorted(('package',) + NODE_MODULES)
     for name, origin in origins.items():
         assert origin.startswith(str(site_packages)), f'{name} imports from {origin}'
+
+
+def test_default_model_is_installed_with_the_package(site_packages):
+    source = (Path(__file__).resolve().parents[2] / 'stt_tracker_ros' / 'weights'
+              / 'default.safetensors')
+    if not source.is_file():
+        pytest.skip('this checkout ships no default model')
+    installed = site_packages / 'stt_tracker_ros' / 'weights' / 'default.safetensors'
+    assert installed.is_file(), f'{installed} is not installed'
+    assert installed.stat().st_size == source.stat().st_size
