@@ -12,6 +12,7 @@ class ModelConfig:
 
     name: str = 'st50'
     backbone_layers: tuple[int, int, int] = (3, 4, 6)  # bottleneck blocks in layer1..layer3
+    backbone_width: int = 64       # ResNet base width (64: ResNet-50/101; smaller: lighter)
     hidden_dim: int = 256          # transformer width, `bottleneck` output channels
     num_heads: int = 8
     encoder_layers: int = 6

@@ -58,17 +58,20 @@ class Bottleneck(nn.Module):
 
 
 class ResNetBody(nn.Module):
-    """conv1 .. layer3 of a ResNet: [B, 3, H, W] -> [B, 1024, H/16, W/16]."""
+    """conv1 .. layer3 of a ResNet: [B, 3, H, W] -> [B, 16 * width, H/16, W/16].
 
-    def __init__(self, blocks_per_layer: tuple[int, int, int]):
+    `width` 64 is ResNet-50/101 (1024 output channels); smaller widths make lighter networks.
+    """
+
+    def __init__(self, blocks_per_layer: tuple[int, int, int], width: int = 64):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = FrozenBatchNorm2d(64)
+        self.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
+        self.bn1 = FrozenBatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        in_channels = 64
+        in_channels = width
         for index, (planes, blocks, stride) in enumerate(
-                zip((64, 128, 256), blocks_per_layer, (1, 2, 2)), start=1):
+                zip((width, 2 * width, 4 * width), blocks_per_layer, (1, 2, 2)), start=1):
             layer = [Bottleneck(in_channels, planes, stride)]
             in_channels = planes * Bottleneck.expansion
             layer += [Bottleneck(in_channels, planes) for _ in range(blocks - 1)]
@@ -83,14 +86,14 @@ class ResNetBody(nn.Module):
 class Backbone(nn.Module):
     """Holds the ResNet under `body`, so parameters are named `backbone.0.body.*` officially."""
 
-    def __init__(self, blocks_per_layer: tuple[int, int, int]):
+    def __init__(self, blocks_per_layer: tuple[int, int, int], width: int = 64):
         super().__init__()
-        self.body = ResNetBody(blocks_per_layer)
+        self.body = ResNetBody(blocks_per_layer, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
 
-def build_backbone(blocks_per_layer: tuple[int, int, int]) -> nn.ModuleList:
+def build_backbone(blocks_per_layer: tuple[int, int, int], width: int = 64) -> nn.ModuleList:
     """A one-element ModuleList, mirroring the official Joiner(backbone, position_encoding)."""
-    return nn.ModuleList([Backbone(blocks_per_layer)])
+    return nn.ModuleList([Backbone(blocks_per_layer, width)])

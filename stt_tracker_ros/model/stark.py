@@ -40,7 +40,7 @@ class Stark(nn.Module):
         self.config = config
         dim = config.hidden_dim
         # Registration order matches the official state dict.
-        self.backbone = build_backbone(config.backbone_layers)
+        self.backbone = build_backbone(config.backbone_layers, config.backbone_width)
         self.transformer = Transformer(dim, config.num_heads, config.encoder_layers,
                                        config.decoder_layers, config.ffn_dim, config.dropout)
         self.box_head = CornerHead(dim, config.head_channels, config.search_feat_size,
