@@ -1,4 +1,5 @@
 """Square crops around a box with zero padding and a padding mask, as the official tracker does."""
+import functools
 import math
 from typing import NamedTuple
 
@@ -65,10 +66,18 @@ def padded_window(box_xywh, factor: float, height: int, width: int) -> Window:
     return window
 
 
+@functools.lru_cache(maxsize=8)
+def _imagenet_statistics(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std as [3, 1, 1] tensors on `device`, made once: a copy to a GPU per call
+    would wait for the device every frame and every training step."""
+    with torch.inference_mode(False):   # usable inside and outside inference mode
+        return (torch.tensor(IMAGENET_MEAN, device=device).view(3, 1, 1),
+                torch.tensor(IMAGENET_STD, device=device).view(3, 1, 1))
+
+
 def normalise(image: torch.Tensor) -> torch.Tensor:
     """[..., 3, H, W] RGB in [0, 1] -> ImageNet-normalised, on the image's device."""
-    mean = torch.tensor(IMAGENET_MEAN, device=image.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=image.device).view(3, 1, 1)
+    mean, std = _imagenet_statistics(image.device)
     return (image - mean) / std
 
 

@@ -18,6 +18,7 @@ class _Recording(NamedTuple):
     image: torch.Tensor
     mask: torch.Tensor
     output: StarkOutput       # static output buffers, overwritten by every replay
+    copied: list[Tokens]      # the tokens now in `templates` (only new ones are copied)
 
 
 def _copy_tokens(tokens: Tokens) -> Tokens:
@@ -39,7 +40,6 @@ class GraphedStark(nn.Module):
         self.config = model.config
         self.warmup_runs = warmup_runs
         self._recordings: dict[int, _Recording] = {}
-        self._copied: dict[int, list[Tokens]] = {}   # per recording: tokens in its buffers
 
     def encode(self, image: torch.Tensor, mask: torch.Tensor) -> Tokens:
         """Template branch, eager (it runs once per template)."""
@@ -48,18 +48,15 @@ class GraphedStark(nn.Module):
     def search(self, templates: list[Tokens], image: torch.Tensor,
                mask: torch.Tensor) -> StarkOutput:
         """Same contract as `Stark.search`, replayed from a graph recorded per batch size."""
-        batch = image.shape[0]
-        recording = self._recordings.get(batch)
+        recording = self._recordings.get(image.shape[0])
         if recording is None:
-            recording = self._recordings[batch] = self._record(templates, image, mask)
-        copied = self._copied.get(batch, [])
-        for slot, (static, current) in enumerate(zip(recording.templates, templates)):
-            if slot < len(copied) and copied[slot] is current:
-                continue   # the templates change rarely: copy only new ones
-            static.feat.copy_(current.feat)
-            static.mask.copy_(current.mask)
-            static.pos.copy_(current.pos)
-        self._copied[batch] = list(templates)
+            recording = self._recordings[image.shape[0]] = self._record(templates, image, mask)
+        for static, held, current in zip(recording.templates, recording.copied, templates):
+            if held is not current:   # the templates change rarely: copy only new ones
+                static.feat.copy_(current.feat)
+                static.mask.copy_(current.mask)
+                static.pos.copy_(current.pos)
+        recording.copied[:] = templates
         recording.image.copy_(image)
         recording.mask.copy_(mask)
         recording.graph.replay()
@@ -79,4 +76,5 @@ class GraphedStark(nn.Module):
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             output = self.model.search(static_templates, static_image, static_mask)
-        return _Recording(graph, static_templates, static_image, static_mask, output)
+        return _Recording(graph, static_templates, static_image, static_mask, output,
+                          list(templates))

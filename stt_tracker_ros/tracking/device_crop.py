@@ -5,12 +5,10 @@ torch's (half-pixel centres, no antialiasing, like cv2.INTER_LINEAR). OpenCV res
 with 11-bit fixed-point weights, so pixels may differ by one grey level (1/255 before
 normalisation); the masks agree. All crops of a frame come from one gather, whatever their number.
 """
-import functools
-
 import numpy as np
 import torch
 
-from stt_tracker_ros.tracking.crop import IMAGENET_MEAN, IMAGENET_STD, padded_window
+from stt_tracker_ros.tracking.crop import normalise, padded_window
 
 
 def frame_to_device(frame, device: torch.device | str) -> torch.Tensor:
@@ -81,14 +79,6 @@ def _axis_taps(origin: int, side: int, pad_before: int, pad_after: int, size: in
                            reaches_padding], axis=1).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=8)
-def _normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scale, offset) with grey level * scale + offset = ImageNet-normalised value."""
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float64)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
-    return ((1.0 / (255.0 * std)).float().to(device), (-mean / std).float().to(device))
-
-
 def crop_batch_on_device(frame: torch.Tensor, boxes, factor: float, output_size: int,
                          dtype: torch.dtype = torch.float32, upload: FrameUpload | None = None
                          ) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
@@ -121,7 +111,6 @@ def crop_batch_on_device(frame: torch.Tensor, boxes, factor: float, output_size:
     weights = tables[:, :, None, 2:4, None] * tables[:, None, :, None, 7:9]   # [N, S, S, 2, 2]
     corners = frame[rows, columns].float()                        # [N, S, S, 2, 2, 3]
     grey = (corners * weights[..., None]).sum(dim=(3, 4)).round_().clamp_(0, 255)  # as OpenCV
-    scale, offset = _normalisation(frame.device)
-    image = torch.addcmul(offset, grey, scale).permute(0, 3, 1, 2).to(dtype)
+    image = normalise(grey.permute(0, 3, 1, 2).div_(255.0)).to(dtype)
     mask = (tables[:, :, None, 4] > 0) | (tables[:, None, :, 9] > 0)
     return image, mask, [output_size / w.side for w in windows]

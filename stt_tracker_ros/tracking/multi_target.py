@@ -32,7 +32,7 @@ class MultiTargetTracker:
         self._targets: dict[str, StarkTracker] = {}
         self._ids = itertools.count(1)
         self._upload: FrameUpload | None = None   # shared by the targets' trackers
-        self._batch_key: list[Tokens] | None = None   # the tokens `_batch` was stacked from
+        self._batch_key: list[Tokens] = []   # the tokens `_batch` was stacked from
         self._batch: list[Tokens] = []
 
     @property
@@ -75,7 +75,7 @@ class MultiTargetTracker:
             return {}
         anchors = {i: t.search_anchor(frame) for i, t in self._targets.items()}
         first = next(iter(self._targets.values()))
-        config = first.config
+        config = self._config
         images, masks, factors = first.crops(frame, list(anchors.values()),
                                              config.search_factor, config.search_size)
         output = self.model.search(self._batched_templates(), images, masks)
@@ -88,7 +88,7 @@ class MultiTargetTracker:
         """The targets' template tokens stacked per template slot, rebuilt only when a target's
         templates changed (init, update, removal) since the last frame."""
         current = [token for target in self._targets.values() for token in target.templates]
-        if self._batch_key is None or len(current) != len(self._batch_key) or any(
+        if len(current) != len(self._batch_key) or any(
                 a is not b for a, b in zip(current, self._batch_key)):
             slots = len(next(iter(self._targets.values())).templates)
             self._batch = [_batch_tokens([t.templates[k] for t in self._targets.values()])
