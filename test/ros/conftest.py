@@ -1,8 +1,8 @@
 """Fixtures for the ROS tests: an rclpy session per module, tracker doubles, a probe node.
 
 Every module that uses `ros_session` gets its own ROS_DOMAIN_ID (from the process id and the
-module's `DOMAIN_OFFSET`), discovery limited to this host, and a MultiThreadedExecutor spinning
-in a background thread. Tests talk to the node under test over real DDS through `Probe`.
+module's `DOMAIN_OFFSET`), discovery limited to this host, and an executor spinning in a
+background thread (`Spinner`). Tests talk to the node under test over real DDS through `Probe`.
 """
 import os
 import threading
@@ -19,24 +19,69 @@ def domain_id_for(offset: int) -> int:
     return 1 + (os.getpid() * 7 + offset) % 100
 
 
+class Spinner:
+    """Spins an executor in a background thread; nodes leave it only between two spins.
+
+    rclpy cannot destroy a node while another thread builds the executor's wait set: the spin
+    thread then dies with InvalidHandle (ros2/rclpy#1142, #1355), and every later test of the
+    module waits in vain. `discard` therefore pauses the spinning, removes and destroys the
+    nodes, and resumes. A single-threaded executor runs each callback inside its spin, so no
+    callback of a discarded node is still running either.
+    """
+
+    def __init__(self, executor):
+        self.executor = executor
+        self._spinning = threading.Lock()   # held for the duration of one spin_once
+        self._hold = threading.Event()      # set while a discard waits for the lock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set():
+            if self._hold.is_set():
+                time.sleep(0.001)
+                continue
+            with self._spinning:
+                self.executor.spin_once(timeout_sec=0.02)
+
+    def add_node(self, node) -> None:
+        """Let the executor serve `node`."""
+        self.executor.add_node(node)
+
+    def discard(self, *nodes) -> None:
+        """Remove `nodes` from the executor and destroy them, with no spin in progress."""
+        self._hold.set()
+        try:
+            with self._spinning:
+                for node in nodes:
+                    self.executor.remove_node(node)
+                    node.destroy_node()
+        finally:
+            self._hold.clear()
+
+    def shutdown(self) -> None:
+        """Stop the spin thread and the executor."""
+        self._stop.set()
+        self._thread.join(5.0)
+        self.executor.shutdown()
+
+
 @pytest.fixture(scope='module')
 def ros_session(request):
-    """rclpy initialised on the module's own domain, with a spinning executor; yields it."""
+    """rclpy initialised on the module's own domain, with a spinning executor; yields a Spinner."""
     rclpy = pytest.importorskip('rclpy')
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
 
     domain = domain_id_for(getattr(request.module, 'DOMAIN_OFFSET', 0))
     os.environ['ROS_DOMAIN_ID'] = str(domain)
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ['ROS_LOCALHOST_ONLY'] = '1'
     rclpy.init(domain_id=domain)
-    executor = MultiThreadedExecutor(num_threads=4)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    yield executor
-    executor.shutdown()
+    spinner = Spinner(SingleThreadedExecutor())
+    yield spinner
+    spinner.shutdown()
     rclpy.try_shutdown()
-    thread.join(5.0)
 
 
 def wait_for(predicate, timeout: float = WAIT_S, period: float = 0.01) -> bool:
@@ -229,7 +274,7 @@ def image_factory():
 class Probe:
     """The outside world of one node under test: publishes inputs, records every output."""
 
-    def __init__(self, executor, node_ns: str, image_reliability: str = 'reliable',
+    def __init__(self, spinner: Spinner, node_ns: str, image_reliability: str = 'reliable',
                  debug: bool = False):
         from rclpy.node import Node
         from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -261,8 +306,8 @@ class Probe:
                                           self._recorder(name), 10)
         self.reset_client = self.node.create_client(Trigger, f'{self.base}/reset')
         self.enable_client = self.node.create_client(SetBool, f'{self.base}/enable')
-        self.executor = executor
-        executor.add_node(self.node)
+        self.spinner = spinner
+        spinner.add_node(self.node)
 
     def _recorder(self, name: str):
         def record(msg) -> None:
@@ -311,8 +356,7 @@ class Probe:
 
     def destroy(self) -> None:
         """Remove the probe from the executor and destroy it."""
-        self.executor.remove_node(self.node)
-        self.node.destroy_node()
+        self.spinner.discard(self.node)
 
 
 _NAMESPACES = iter(range(1, 1_000_000))
@@ -352,8 +396,7 @@ def tracker_rig(ros_session):
     yield build
     for node, probe in made:
         probe.destroy()
-        ros_session.remove_node(node)
-        node.destroy_node()
+        ros_session.discard(node)
 
 
 @pytest.fixture

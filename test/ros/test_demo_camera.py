@@ -38,9 +38,7 @@ def play(ros_session, wait_until, namespace: str, **params):
         assert wait_until(lambda: len(images) >= camera.published, timeout=5.0)
         wait_until(lambda: False, timeout=0.3)   # late ground-truth messages
     finally:
-        for node in (camera, listener):
-            ros_session.remove_node(node)
-            node.destroy_node()
+        ros_session.discard(camera, listener)
     return images, truths
 
 

@@ -100,8 +100,7 @@ def test_gui_node_starts_the_tracker(tracker_rig, scripted_tracker, image_factor
         assert scripted_tracker.box == pytest.approx((10.0, 5.0, 20.0, 20.0))
         assert wait_until(lambda: 'TRACKING' in gui.snapshot()[2])
     finally:
-        ros_session.remove_node(gui)
-        gui.destroy_node()
+        ros_session.discard(gui)
 
 
 @pytest.fixture
@@ -162,5 +161,4 @@ def test_window_drag_starts_the_tracker(display, tracker_rig, scripted_tracker, 
         assert pump_until(lambda: 'TRACKING' in app.label.cget('text'))
     finally:
         root.destroy()
-        ros_session.remove_node(gui)
-        gui.destroy_node()
+        ros_session.discard(gui)
