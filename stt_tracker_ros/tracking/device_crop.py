@@ -8,7 +8,7 @@ normalisation); the masks agree. All crops of a frame come from one gather, what
 import numpy as np
 import torch
 
-from stt_tracker_ros.tracking.crop import normalise, padded_window
+from stt_tracker_ros.tracking.crop import Window, normalise, padded_window
 
 
 def frame_to_device(frame, device: torch.device | str) -> torch.Tensor:
@@ -54,29 +54,37 @@ class FrameUpload:
         return staged.to(self.device, non_blocking=True)
 
 
-def _axis_taps(origin: int, side: int, pad_before: int, pad_after: int, size: int,
-               limit: int) -> np.ndarray:
-    """Where each of `size` output pixels samples one axis of a padded crop window.
+def _sampling_tables(windows: list[Window], size: int, height: int, width: int) -> np.ndarray:
+    """Where each output pixel of each crop samples the frame, for all crops at once.
 
-    The window covers frame positions origin .. origin + side - 1, of which the first
-    `pad_before` and last `pad_after` are zero padding. The arithmetic is torch's bilinear
-    resize (align_corners=False) in float32.
+    Each window covers frame rows y1 .. y1 + side - 1 and columns x1 .. x1 + side - 1, of which
+    the outer `top`/`bottom` rows and `left`/`right` columns are zero padding. The arithmetic is
+    torch's bilinear resize (align_corners=False) in float32, done for every axis of every window
+    in one set of array operations (a loop per window would cost more than the crop on a GPU).
 
     Returns:
-        [size, 5] float32: two frame indices (clamped into 0 .. limit - 1), their two weights
-        (zero on padding), and 1.0 where a tap with weight reaches padding.
+        [N, size, 10] float32: per output row (first five) and column (last five), two frame
+        indices (clamped into the frame), their two weights (zero on padding), and 1.0 where a
+        tap with weight reaches padding.
     """
-    scale = np.float32(side) / np.float32(size)
+    # One axis per row: for each window its vertical axis, then its horizontal one.
+    axes = np.array([[(w.y1, w.side, w.top, w.bottom, height),
+                      (w.x1, w.side, w.left, w.right, width)] for w in windows],
+                    dtype=np.int64).reshape(-1, 5, 1)
+    origin, side, pad_before, pad_after, limit = (axes[:, index] for index in range(5))
+    scale = side.astype(np.float32) / np.float32(size)
     centres = (np.arange(size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
-    source = np.maximum(centres, np.float32(0.0))
+    source = np.maximum(centres, np.float32(0.0))                       # [A, S]
     first = np.minimum(source.astype(np.int64), side - 1)
-    taps = np.stack([first, first + (first < side - 1)], axis=1)
+    taps = np.stack([first, first + (first < side - 1)], axis=2)       # [A, S, 2]
     second = source - first.astype(np.float32)
-    weights = np.stack([np.float32(1.0) - second, second], axis=1)
-    padding = (taps < pad_before) | (taps >= side - pad_after)
-    reaches_padding = ((weights > 0) & padding).any(axis=1, keepdims=True)
-    return np.concatenate([np.clip(taps + origin, 0, limit - 1), np.where(padding, 0.0, weights),
-                           reaches_padding], axis=1).astype(np.float32)
+    weights = np.stack([np.float32(1.0) - second, second], axis=2)
+    padding = (taps < pad_before[..., None]) | (taps >= (side - pad_after)[..., None])
+    reaches_padding = ((weights > 0) & padding).any(axis=2, keepdims=True)
+    inside = np.minimum(np.maximum(taps + origin[..., None], 0), limit[..., None] - 1)
+    tables = np.concatenate([inside, np.where(padding, 0.0, weights), reaches_padding], axis=2)
+    return tables.astype(np.float32).reshape(len(windows), 2, size, 5).transpose(0, 2, 1, 3) \
+        .reshape(len(windows), size, 10)
 
 
 def crop_batch_on_device(frame: torch.Tensor, boxes, factor: float, output_size: int,
@@ -101,11 +109,8 @@ def crop_batch_on_device(frame: torch.Tensor, boxes, factor: float, output_size:
     """
     height, width = frame.shape[:2]
     windows = [padded_window(box, factor, height, width) for box in boxes]
-    tables = np.stack([np.concatenate(
-        [_axis_taps(w.y1, w.side, w.top, w.bottom, output_size, height),
-         _axis_taps(w.x1, w.side, w.left, w.right, output_size, width)], axis=1)
-        for w in windows])                                        # [N, S, 10]
-    tables = (upload or FrameUpload(frame.device)).table(tables)
+    tables = (upload or FrameUpload(frame.device)).table(
+        _sampling_tables(windows, output_size, height, width))   # [N, S, 10]
     rows = tables[:, :, None, 0:2, None].long()                   # [N, S, 1, 2, 1]
     columns = tables[:, None, :, None, 5:7].long()                # [N, 1, S, 1, 2]
     weights = tables[:, :, None, 2:4, None] * tables[:, None, :, None, 7:9]   # [N, S, S, 2, 2]
