@@ -41,7 +41,11 @@ def _cpu_name() -> str:
     return platform.processor()
 
 
-def _model(backend: str, network: ModelConfig, device: str, folder: str):
+BACKENDS = ('eager', 'fast', 'fast-half', 'graph', 'graph-half', 'compiled-graph-half', 'onnx')
+
+
+def build_model(backend: str, network: ModelConfig, device: str, folder: str):
+    """Random-weight model of `network` as `backend` runs it (ONNX files go to `folder`)."""
     model = build_stark(network).eval()
     if backend == 'onnx':
         export_onnx(model, folder)
@@ -51,7 +55,9 @@ def _model(backend: str, network: ModelConfig, device: str, folder: str):
     if backend == 'eager':  # the reference layout: float32, BatchNorm kept, contiguous weights
         return model.to(device)
     model = prepare_for_inference(model, torch.device(device), half=backend.endswith('half'))
-    return GraphedStark(model) if backend.startswith('graph') else model
+    if 'graph' in backend:
+        return GraphedStark(model, compiled=backend.startswith('compiled'))
+    return model
 
 
 def target_boxes(width: int, height: int, count: int) -> list[tuple[float, float, float, float]]:
@@ -80,16 +86,32 @@ def measure(tracker: StarkTracker | MultiTargetTracker, frame: np.ndarray, frame
     return np.array(times)
 
 
+def setup_line(device: str, frames: int, warmup: int, targets: int) -> dict:
+    """What a measurement ran on: date, CPU, torch (and ONNX Runtime, GPU) versions, settings."""
+    setup = {'date': time.strftime('%Y-%m-%d'), 'cpu': _cpu_name(), 'cores': os.cpu_count(),
+             'torch_threads': torch.get_num_threads(), 'torch': torch.__version__,
+             'device': device, 'frames': frames, 'warmup': warmup, 'targets': targets}
+    try:
+        import onnxruntime
+        setup['onnxruntime'] = onnxruntime.__version__
+    except ImportError:
+        pass
+    if device.startswith('cuda'):
+        setup['gpu'] = torch.cuda.get_device_name()
+    return setup
+
+
 def main() -> None:
     """Parse arguments, time each backend, print the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--variant', default='st50', choices=('s50', 'st50', 'st101'))
     parser.add_argument('--backends', nargs='+', default=['eager', 'onnx'],
-                        choices=('eager', 'fast', 'fast-half', 'graph', 'graph-half', 'onnx'),
+                        choices=BACKENDS,
                         help='eager: the model as loaded (baseline); fast: what build_tracker '
                         'runs (BatchNorm folded, channels-last); fast-half: the same in '
                         'float16 (CUDA) / bfloat16 (CPU); graph, graph-half: fast with the search '
-                        'branch replayed as a CUDA graph; onnx: ONNX Runtime')
+                        'branch replayed as a CUDA graph; compiled-graph-half: graph-half of '
+                        'the torch.compile search branch; onnx: ONNX Runtime')
     parser.add_argument('--model-config', default='',
                         help='YAML of ModelConfig overrides applied to --variant '
                         '(e.g. config/models/stark_st_compact.yaml)')
@@ -112,7 +134,7 @@ def main() -> None:
     for backend in args.backends:
         try:
             with tempfile.TemporaryDirectory() as folder:
-                model = _model(backend, network, args.device, folder)
+                model = build_model(backend, network, args.device, folder)
                 tracker = (MultiTargetTracker(model) if args.targets > 1
                            else StarkTracker(model))
                 times = measure(tracker, frame, args.frames, args.warmup, args.targets) * 1000
@@ -126,18 +148,7 @@ def main() -> None:
     if 'eager' in results:
         for backend, (median, _) in results.items():
             print(f'speed-up of {backend} over eager float32: {results["eager"][0] / median:.2f}x')
-    setup = {'date': time.strftime('%Y-%m-%d'), 'cpu': _cpu_name(), 'cores': os.cpu_count(),
-             'torch_threads': torch.get_num_threads(), 'torch': torch.__version__,
-             'device': args.device, 'frames': args.frames, 'warmup': args.warmup,
-             'targets': args.targets}
-    try:
-        import onnxruntime
-        setup['onnxruntime'] = onnxruntime.__version__
-    except ImportError:
-        pass
-    if args.device.startswith('cuda'):
-        setup['gpu'] = torch.cuda.get_device_name()
-    print('setup:', json.dumps(setup))
+    print('setup:', json.dumps(setup_line(args.device, args.frames, args.warmup, args.targets)))
 
 
 if __name__ == '__main__':

@@ -3,7 +3,9 @@
 #   1. CUDA correctness (issue 2, 5): the parity fixture in float32 / float16 / bfloat16 and every
 #      test marked `gpu` (half precision, GPU crop, CUDA-graph replay, no host synchronisation);
 #   2. GPU speed (issue 5): benchmarks/bench_tracker.py at 640x480, 1920x1080 and 16 targets,
-#      each beside the plain float32 eager path, plus the compact default model;
+#      each beside the plain float32 eager path (with the torch.compile search branch at 640x480
+#      and 16 targets), the compact default model, and benchmarks/profile_tracker.py's breakdown
+#      of one step (host phases, top kernels);
 #   3. the default model (issue 4): stage 1 (in the background while 1 runs) in the time that 2 and
 #      stage 2 leave, then stage 2, exported as float16 safetensors.
 # The benchmarks run last, alone on the machine. Training data come from .data/
@@ -43,8 +45,8 @@ torch.version.cuda, cv2.__version__, torch.cuda.get_device_name())'
 df -h /dev/shm | tail -1
 
 # Stage 1 must end by $stage1_end s into the session: stage 2 with the export and the benchmarks
-# need the rest.
-stage1_end=$((BUDGET_S - 250))
+# (two of which compile the search branch) need the rest.
+stage1_end=$((BUDGET_S - 400))
 stage1_s=$((stage1_end - $(date +%s) + START))   # 50 s of it start up, validate and save
 stage1_minutes=$("$PYTHON" -c "print(max(0.5, ($stage1_s - 50) / 60))")
 train() {   # train STAGE TIMEOUT MINUTES
@@ -66,7 +68,7 @@ for dtype in float32 float16 bfloat16; do
     step "parity-$dtype" 60 "$PYTHON" -m stt_tracker_ros.cli parity "$fixture" --device cuda \
         --dtype "$dtype"
 done
-step gpu-tests 90 "$PYTHON" -m pytest -q -m gpu -rA test/model test/tracking test/export
+step gpu-tests 150 "$PYTHON" -m pytest -q -m gpu -rA test/model test/tracking test/export
 
 wait "$stage1"
 train 2 110 1.0
@@ -80,9 +82,14 @@ for stage in 1 2; do
 done
 
 bench=("$PYTHON" benchmarks/bench_tracker.py --device cuda --frames 200 --warmup 20)
-step bench-640 45 "${bench[@]}" --backends eager fast fast-half graph graph-half
+step bench-640 150 "${bench[@]}" --backends eager fast fast-half graph graph-half \
+    compiled-graph-half
 step bench-1080 30 "${bench[@]}" --size 1920x1080 --backends eager graph-half
-step bench-16-targets 30 "${bench[@]}" --targets 16 --backends eager fast-half graph-half
+step bench-16-targets 120 "${bench[@]}" --targets 16 --backends eager fast-half graph-half \
+    compiled-graph-half
 step bench-compact 25 "${bench[@]}" --model-config config/models/stark_st_compact.yaml \
     --backends eager fast-half graph-half
+profile=("$PYTHON" benchmarks/profile_tracker.py --device cuda --frames 50 --warmup 10)
+step profile-graph-half 30 "${profile[@]}" --backend graph-half
+step profile-16-targets 30 "${profile[@]}" --backend fast-half --targets 16
 echo "=== done after $(($(date +%s) - START))s"

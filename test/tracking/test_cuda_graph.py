@@ -1,9 +1,11 @@
-"""The CUDA-graph search branch gives the eager outputs (GPU only) and refuses the CPU."""
+"""The CUDA-graph search branch (plain and compiled) gives the eager outputs (GPU only), refuses
+the CPU, and the search branch traces for torch.compile as one graph."""
 import numpy as np
 import pytest
 import torch
 
-from stt_tracker_ros.config import TrackerConfig
+from stt_tracker_ros.config import ModelConfig, TrackerConfig
+from stt_tracker_ros.model.stark import build_stark
 from stt_tracker_ros.parity import fixture_frames, fixture_model
 from stt_tracker_ros.tracking.cuda_graph import GraphedStark
 from stt_tracker_ros.tracking.factory import prepare_for_inference
@@ -61,3 +63,52 @@ def test_no_host_synchronisation_before_the_box_is_read(parity_fixture_path):
     finally:
         torch.cuda.set_sync_debug_mode('default')
     assert torch.isfinite(output.boxes).all()
+
+
+def _small_model(device: str) -> torch.nn.Module:
+    """A small random STARK-ST, folded for inference (compiles in seconds)."""
+    config = ModelConfig(name='small', backbone_layers=(1, 1, 1), backbone_width=16,
+                         hidden_dim=64, num_heads=4, encoder_layers=2, decoder_layers=2,
+                         ffn_dim=128, head_channels=64)
+    torch.manual_seed(0)
+    return prepare_for_inference(build_stark(config), torch.device(device))
+
+
+def _search_inputs(model, device: str):
+    generator = torch.Generator().manual_seed(1)
+    mask = torch.zeros(2, 320, 320, dtype=torch.bool)
+    mask[1, :, 250:] = True   # one crop reaches past the frame
+    image = torch.randn(2, 3, 320, 320, generator=generator)
+    template = model.encode(torch.randn(2, 3, 128, 128, generator=generator).to(device),
+                            torch.zeros(2, 128, 128, dtype=torch.bool, device=device))
+    return [template, template], image.to(device), mask.to(device)
+
+
+def test_search_branch_compiles_as_one_graph():
+    """torch.compile(fullgraph=True) of the search branch (GraphedStark's `compiled`) must
+    trace without a graph break; the trace alone is checked here, on the CPU."""
+    model = _small_model('cpu')
+    with torch.inference_mode():
+        templates, image, mask = _search_inputs(model, 'cpu')
+        expected = model.search(templates, image, mask)
+        torch._dynamo.reset()
+        traced = torch.compile(model.search, backend='eager', fullgraph=True, dynamic=False)
+        got = traced(templates, image, mask)
+    torch.testing.assert_close(got.boxes, expected.boxes)
+    torch.testing.assert_close(got.logits, expected.logits)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_compiled_graph_equals_eager():
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    model = _small_model('cuda')
+    graphed = GraphedStark(model, compiled=True)
+    with torch.inference_mode():
+        templates, image, mask = _search_inputs(model, 'cuda')
+        expected = model.search(templates, image, mask)
+        for _ in range(2):   # records, then replays
+            got = graphed.search(templates, image, mask)
+            torch.testing.assert_close(got.boxes, expected.boxes, atol=1e-5, rtol=0)
+            torch.testing.assert_close(got.logits, expected.logits, atol=1e-4, rtol=0)
