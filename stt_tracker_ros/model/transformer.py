@@ -34,21 +34,28 @@ class Attention(nn.Module):
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
 
-    def _split_heads(self, x: torch.Tensor, weight: torch.Tensor,
-                     bias: torch.Tensor) -> torch.Tensor:
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """[L, B, C] projections -> [B, heads, L, C / heads] (a view)."""
         length, batch, dim = x.shape
-        x = F.linear(x, weight, bias).view(length, batch * self.heads, dim // self.heads)
-        return x.transpose(0, 1).reshape(batch, self.heads, length, dim // self.heads)
+        return x.view(length, batch, self.heads, dim // self.heads).permute(1, 2, 0, 3)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                 bias: torch.Tensor | None = None) -> torch.Tensor:
-        """query [Lq, B, C], key/value [Lk, B, C], bias [B, 1, 1, Lk] -> [Lq, B, C]."""
+        """query [Lq, B, C], key/value [Lk, B, C], bias [B, 1, 1, Lk] -> [Lq, B, C].
+
+        Self-attention passes the same tensor as query and key; both projections then come
+        from one matrix product.
+        """
         length, batch, dim = query.shape
-        wq, wk, wv = self.in_proj_weight.chunk(3)
-        bq, bk, bv = self.in_proj_bias.chunk(3)
+        if query is key:
+            q, k = F.linear(query, self.in_proj_weight[:2 * dim],
+                            self.in_proj_bias[:2 * dim]).chunk(2, dim=-1)
+        else:
+            q = F.linear(query, self.in_proj_weight[:dim], self.in_proj_bias[:dim])
+            k = F.linear(key, self.in_proj_weight[dim:2 * dim], self.in_proj_bias[dim:2 * dim])
+        v = F.linear(value, self.in_proj_weight[2 * dim:], self.in_proj_bias[2 * dim:])
         out = F.scaled_dot_product_attention(
-            self._split_heads(query, wq, bq), self._split_heads(key, wk, bk),
-            self._split_heads(value, wv, bv), attn_mask=bias,
+            self._heads(q), self._heads(k), self._heads(v), attn_mask=bias,
             dropout_p=self.dropout if self.training else 0.0)  # [B, H, Lq, D]
         out = out.permute(2, 0, 1, 3).reshape(length, batch, dim)
         return self.out_proj(out)

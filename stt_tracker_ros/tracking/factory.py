@@ -6,7 +6,7 @@ import torch
 
 from stt_tracker_ros.config import TrackerConfig, model_config
 from stt_tracker_ros.model.checkpoint import CheckpointError, load_stark
-from stt_tracker_ros.model.fusion import fold_batchnorm
+from stt_tracker_ros.model.fusion import fold_batchnorm, merge_corner_towers
 from stt_tracker_ros.model.stark import Stark, build_stark
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 from stt_tracker_ros.tracking.cuda_graph import GraphedStark
@@ -83,11 +83,13 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
 
 
 def prepare_for_inference(model: Stark, device: torch.device, half: bool = False) -> Stark:
-    """Fold BatchNorm into the convolutions, use channels-last weights, move and cast.
+    """Fold BatchNorm into the convolutions, merge the corner towers, use channels-last
+    weights, move and cast.
 
     Same outputs as the loaded model (to float rounding; see test_fusion.py), fewer kernels.
     """
     model = fold_batchnorm(model.float().eval())
+    merge_corner_towers(model.box_head)
     return model.to(device, resolve_dtype(device, half), memory_format=torch.channels_last)
 
 
