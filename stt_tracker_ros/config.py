@@ -50,12 +50,11 @@ def model_config(variant: str) -> ModelConfig:
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """Per-frame tracking logic. Crop settings follow the official test parameters."""
+    """Per-frame tracking logic. Crop factors follow the official test parameters; the crops'
+    sizes in pixels belong to the network (ModelConfig)."""
 
     template_factor: float = 2.0   # template crop side / sqrt(target area)
-    template_size: int = 128
     search_factor: float = 5.0     # search crop side / sqrt(target area)
-    search_size: int = 320
     update_interval: int = 200     # frames between dynamic-template refreshes (paper: 200)
     update_threshold: float = 0.5  # refresh only when the confidence is above this (paper: 0.5)
     lost_threshold: float = 0.5    # confidence below this counts towards LOST

@@ -75,13 +75,13 @@ class MultiTargetTracker:
             return {}
         anchors = {i: t.search_anchor(frame) for i, t in self._targets.items()}
         first = next(iter(self._targets.values()))
-        config = self._config
+        size = self.model.config.search_size
         images, masks, factors = first.crops(frame, list(anchors.values()),
-                                             config.search_factor, config.search_size)
+                                             self._config.search_factor, size)
         output = self.model.search(self._batched_templates(), images, masks)
         rows = read_outputs(output)
         return {i: target.finish(frame, SearchInput(images[k:k + 1], masks[k:k + 1], anchors[i],
-                                                    config.search_size / factors[k]), rows[k])
+                                                    size / factors[k]), rows[k])
                 for k, (i, target) in enumerate(self._targets.items())}
 
     def _batched_templates(self) -> list[Tokens]:

@@ -64,9 +64,6 @@ class StarkTracker:
                  upload: FrameUpload | None = None):
         self.model = model.eval()
         self.config = config or TrackerConfig()
-        if self.config.search_size != model.config.search_size:
-            raise ValueError(f'tracker search_size {self.config.search_size} differs from the '
-                             f"model's {model.config.search_size}")
         parameter = next(model.parameters(), None)  # runtimes such as ONNX hold none
         self.device = parameter.device if parameter is not None else torch.device('cpu')
         self.dtype = parameter.dtype if parameter is not None else torch.float32
@@ -124,9 +121,9 @@ class StarkTracker:
     def prepare_search(self, frame: np.ndarray) -> SearchInput:
         """Check the frame and crop the search region (first half of `track`)."""
         anchor = self.search_anchor(frame)
-        images, masks, factors = self.crops(frame, [anchor], self.config.search_factor,
-                                            self.config.search_size)
-        return SearchInput(images, masks, anchor, self.config.search_size / factors[0])
+        size = self.model.config.search_size
+        images, masks, factors = self.crops(frame, [anchor], self.config.search_factor, size)
+        return SearchInput(images, masks, anchor, size / factors[0])
 
     def search_anchor(self, frame: np.ndarray) -> BoxXYWH:
         """Check the frame; the box the next search crop is centred on.
@@ -200,5 +197,5 @@ class StarkTracker:
 
     def _template(self, frame: np.ndarray, box: BoxXYWH) -> Tokens:
         image, mask, _ = self.crops(frame, [box], self.config.template_factor,
-                                    self.config.template_size)
+                                    self.model.config.template_size)
         return self.model.encode(image, mask)

@@ -9,7 +9,6 @@ import torch
 from torch.utils.data import default_collate
 
 from stt_tracker_ros.cli import main
-from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.data.synthetic import SceneConfig, generate_scene
 from stt_tracker_ros.model.checkpoint import CheckpointError, load_stark
 from stt_tracker_ros.model.stark import build_stark
@@ -78,7 +77,7 @@ def test_stage_1_checkpoints_resume_and_load_into_the_tracker(tiny_config, tmp_p
     # The tracker loads the training checkpoint and follows a synthetic target.
     model = load_stark(last)
     assert model.config == tiny_config.model_config()
-    tracker = StarkTracker(model, TrackerConfig(template_size=64, search_size=128))
+    tracker = StarkTracker(model)   # 64 px template and 128 px search crops, from the model
     scene = generate_scene(SceneConfig(width=192, height=144, num_frames=4), seed=5)
     tracker.initialize(scene.frames[0], scene.boxes[0])
     result = tracker.track(scene.frames[1])
