@@ -91,7 +91,8 @@ def load_sequences(fmt: str, root: str | None, limit: int | None = None) -> list
 
 
 def tracker_factory(spec: str, device: str = 'auto'):
-    """'csrt', 'kcf', 'stark' (default model), 'stark:PATH' or 'stark-random:VARIANT'."""
+    """'csrt', 'kcf', 'stark' (default model), 'stark:PATH' or 'stark-random:VARIANT' (a variant
+    or a ModelConfig YAML: an untrained network, to time it beside the others)."""
     from stt_tracker_ros.evaluation.opencv_trackers import csrt_tracker, kcf_tracker
     from stt_tracker_ros.tracking.factory import build_tracker
 
@@ -105,7 +106,7 @@ def tracker_factory(spec: str, device: str = 'auto'):
     if kind == 'stark-random':
         return lambda: build_tracker(None, argument or 'st50', device=device, random_weights=True)
     raise ValueError(f'unknown tracker {spec!r}: use csrt, kcf, stark[:PATH], '
-                     'stark-random[:VARIANT]')
+                     'stark-random[:VARIANT or MODEL.yaml]')
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -167,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--format', choices=DATASET_FORMATS, default='plain')
     evaluate.add_argument('--root', help='data set folder (COCO: the annotations json)')
     evaluate.add_argument('--trackers', nargs='+', default=['stark', 'csrt', 'kcf'],
-                          help='csrt, kcf, stark[:CHECKPOINT], stark-random[:VARIANT]; '
-                          'prefix NAME= to name a result folder')
+                          help='csrt, kcf, stark[:CHECKPOINT], stark-random[:VARIANT or '
+                          'MODEL.yaml] (untrained, for timing); prefix NAME= to name a result '
+                          'folder')
     evaluate.add_argument('--out', default='out/eval', help='output folder')
     evaluate.add_argument('--limit', type=int, help='evaluate only the first N sequences')
     evaluate.add_argument('--device', default='auto')

@@ -73,6 +73,14 @@ class TrackerConfig:
 Config = TypeVar('Config', ModelConfig, TrackerConfig)
 
 
+def network_config(spec: str) -> ModelConfig:
+    """A published variant by name ('s50', 'st50', 'st101'), or the path of a YAML file of
+    ModelConfig overrides applied to STARK-ST50 (e.g. config/models/stark_st_compact.yaml)."""
+    if spec.endswith(('.yaml', '.yml')):
+        return load_yaml_overrides(model_config('st50'), spec)
+    return model_config(spec)
+
+
 def override(config: Config, values: dict[str, Any]) -> Config:
     """Return `config` with `values` applied; unknown keys raise ValueError."""
     known = {f.name for f in fields(config)}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from stt_tracker_ros.config import TrackerConfig, model_config
+from stt_tracker_ros.config import TrackerConfig, network_config
 from stt_tracker_ros.model.checkpoint import CheckpointError, load_stark
 from stt_tracker_ros.model.fusion import fold_batchnorm, merge_corner_towers
 from stt_tracker_ros.model.stark import Stark, build_stark
@@ -45,7 +45,8 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
             Runtime runs the model, through TensorRT on CUDA where the build has it, and `half`
             asks TensorRT for float16); None or '' means the default model shipped in the
             package.
-        variant: 's50', 'st50', 'st101'; inferred from the checkpoint when None.
+        variant: 's50', 'st50', 'st101'; inferred from the checkpoint when None. With
+            `random_weights`, also a YAML of ModelConfig overrides (`network_config`).
         device: 'auto', 'cpu', 'cuda', 'cuda:1', ...
         half: run in float16 (CUDA) / bfloat16 (CPU).
         config: tracking settings (defaults of TrackerConfig when None).
@@ -59,9 +60,9 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
     """
     torch_device = resolve_device(device)
     if random_weights:
+        model = build_stark(network_config(variant or 'st50'))
         log.warning('STARK-%s with RANDOM weights: boxes are meaningless',
-                    (variant or 'st50').upper())
-        model = build_stark(model_config(variant or 'st50'))
+                    model.config.name.upper())
     else:
         if not checkpoint:
             if not DEFAULT_CHECKPOINT.is_file():

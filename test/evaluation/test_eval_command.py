@@ -1,9 +1,12 @@
 """`stt-tracker eval` runs named trackers over a data set and writes the summary and plots."""
 import json
+from pathlib import Path
 
 import pytest
 
 from stt_tracker_ros.cli import main, tracker_factory
+
+COMPACT = Path(__file__).resolve().parents[2] / 'config' / 'models' / 'stark_st_compact.yaml'
 
 
 def test_eval_command_on_synthetic_scenes(tmp_path, capsys):
@@ -22,6 +25,8 @@ def test_eval_command_on_synthetic_scenes(tmp_path, capsys):
 def test_stark_specs_build_stark_trackers():
     tracker = tracker_factory('stark-random:s50', device='cpu')()
     assert tracker.model.config.name == 's50'
+    compact = tracker_factory(f'stark-random:{COMPACT}', device='cpu')()
+    assert (compact.model.config.name, compact.model.config.hidden_dim) == ('st_compact', 128)
 
 
 def test_unknown_tracker_is_rejected():
