@@ -1,8 +1,10 @@
 """Training settings as frozen dataclasses, read from YAML overrides that reject unknown keys.
 
 Defaults follow the official STARK-ST50 stage-1 recipe (researchmm/Stark, experiments/stark_st1);
-a YAML file lists only what differs. `key=value` overrides (the CLI's `--override`) address nested
-entries with dots: `model.hidden_dim=64`, `datasets.0.path=/data/got10k`.
+a YAML file lists only what differs. Its `model` is a mapping of ModelConfig overrides or the path
+of a file of them (relative to the training file, e.g. `../models/stark_st_compact.yaml`).
+`key=value` overrides (the CLI's `--override`) address nested entries with dots:
+`model.hidden_dim=64`, `datasets.0.path=/data/got10k`.
 """
 import dataclasses
 from dataclasses import dataclass, field, fields
@@ -205,6 +207,14 @@ def train_config_from_dict(values: dict[str, Any], where: str = 'train config') 
         raise ValueError(f'{where}: {error}') from error
 
 
+def _read_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    with open(path, encoding='utf-8') as stream:
+        values = yaml.safe_load(stream) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f'{path}: expected a mapping of {what}')
+    return values
+
+
 def load_train_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()
                       ) -> TrainConfig:
     """Read a training YAML file and apply `key=value` overrides.
@@ -213,10 +223,10 @@ def load_train_config(path: str | Path, overrides: tuple[str, ...] | list[str] =
         ValueError: unknown keys, values of the wrong type or invalid settings.
         FileNotFoundError: no such file.
     """
-    with open(path, encoding='utf-8') as stream:
-        values = yaml.safe_load(stream) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f'{path}: expected a mapping of training settings')
+    values = _read_mapping(path, 'training settings')
+    if isinstance(values.get('model'), str):   # the network's own file
+        values['model'] = _read_mapping(Path(path).parent / values['model'],
+                                        'ModelConfig overrides')
     try:
         for assignment in overrides:
             apply_override(values, assignment)

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from stt_tracker_ros.config import network_config
 from stt_tracker_ros.training.train_config import TrainConfig, load_train_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config' / 'train'
@@ -25,6 +26,15 @@ def test_shipped_configs_load_with_the_official_numbers():
     assert [d.format for d in stage1.datasets] == ['lasot', 'got10k', 'coco', 'trackingnet']
     tiny = load_train_config(CONFIG_DIR / 'tiny_cpu.yaml').model_config()
     assert (tiny.hidden_dim, tiny.backbone_layers, tiny.search_size) == (32, (1, 1, 1), 128)
+
+
+def test_model_may_be_the_path_of_a_model_file(tmp_path):
+    (tmp_path / 'net.yaml').write_text('name: small\nhidden_dim: 96\nnum_heads: 4\n')
+    path = write(tmp_path, 'model: net.yaml\n')   # relative to the training file
+    network = load_train_config(path, ['model.num_heads=2']).model_config()
+    assert (network.name, network.hidden_dim, network.num_heads) == ('small', 96, 2)
+    default = load_train_config(CONFIG_DIR / 'default_stage1.yaml').model_config()
+    assert default == network_config(str(CONFIG_DIR.parent / 'models' / 'stark_st_compact.yaml'))
 
 
 def test_overrides_reach_nested_entries_and_are_typed(tmp_path):
