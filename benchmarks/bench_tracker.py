@@ -68,15 +68,21 @@ def target_boxes(width: int, height: int, count: int) -> list[tuple[float, float
             for row in range(rows) for column in range(columns)][:count]
 
 
-def measure(tracker: StarkTracker | MultiTargetTracker, frame: np.ndarray, frames: int,
-            warmup: int, targets: int = 1) -> np.ndarray:
-    """Seconds per `track` call (all targets of one frame) after `warmup` untimed calls."""
+def start_targets(tracker: StarkTracker | MultiTargetTracker, frame: np.ndarray,
+                  targets: int) -> None:
+    """Initialise `targets` targets (`target_boxes`) on `frame`."""
     height, width = frame.shape[:2]
     for box in target_boxes(width, height, targets):
         if isinstance(tracker, MultiTargetTracker):
             tracker.add(frame, box)
         else:
             tracker.initialize(frame, box)
+
+
+def measure(tracker: StarkTracker | MultiTargetTracker, frame: np.ndarray, frames: int,
+            warmup: int, targets: int = 1) -> np.ndarray:
+    """Seconds per `track` call (all targets of one frame) after `warmup` untimed calls."""
+    start_targets(tracker, frame, targets)
     times = []
     for index in range(warmup + frames):
         start = time.perf_counter()
@@ -101,17 +107,9 @@ def setup_line(device: str, frames: int, warmup: int, targets: int) -> dict:
     return setup
 
 
-def main() -> None:
-    """Parse arguments, time each backend, print the results."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options both benchmark scripts share: network, device, frame, frames, targets."""
     parser.add_argument('--variant', default='st50', choices=('s50', 'st50', 'st101'))
-    parser.add_argument('--backends', nargs='+', default=['eager', 'onnx'],
-                        choices=BACKENDS,
-                        help='eager: the model as loaded (baseline); fast: what build_tracker '
-                        'runs (BatchNorm folded, channels-last); fast-half: the same in '
-                        'float16 (CUDA) / bfloat16 (CPU); graph, graph-half: fast with the search '
-                        'branch replayed as a CUDA graph; compiled-graph-half: graph-half of '
-                        'the torch.compile search branch; onnx: ONNX Runtime')
     parser.add_argument('--model-config', default='',
                         help='YAML of ModelConfig overrides applied to --variant '
                         '(e.g. config/models/stark_st_compact.yaml)')
@@ -119,17 +117,36 @@ def main() -> None:
     parser.add_argument('--size', default='640x480', help='frame WIDTHxHEIGHT')
     parser.add_argument('--frames', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     parser.add_argument('--targets', type=int, default=1,
                         help='targets per frame, searched in one batch')
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+
+
+def network_and_frame(args: argparse.Namespace) -> tuple[ModelConfig, np.ndarray]:
+    """The network the arguments name and a random frame of their size."""
     width, height = (int(v) for v in args.size.split('x'))
     frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     network = model_config(args.variant)
     if args.model_config:
         network = load_yaml_overrides(network, args.model_config)
+    return network, frame
+
+
+def main() -> None:
+    """Parse arguments, time each backend, print the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_setting_arguments(parser)
+    parser.add_argument('--backends', nargs='+', default=['eager', 'onnx'],
+                        choices=BACKENDS,
+                        help='eager: the model as loaded (baseline); fast: what build_tracker '
+                        'runs (BatchNorm folded, channels-last); fast-half: the same in '
+                        'float16 (CUDA) / bfloat16 (CPU); graph, graph-half: fast with the search '
+                        'branch replayed as a CUDA graph; compiled-graph-half: graph-half of '
+                        'the torch.compile search branch; onnx: ONNX Runtime')
+    parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    network, frame = network_and_frame(args)
     results = {}
     for backend in args.backends:
         try:

@@ -24,8 +24,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from bench_tracker import BACKENDS, build_model, setup_line, target_boxes
-from stt_tracker_ros.config import load_yaml_overrides, model_config
+from bench_tracker import (BACKENDS, add_setting_arguments, build_model, network_and_frame,
+                           setup_line, start_targets)
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 from stt_tracker_ros.tracking.tracker import StarkTracker, read_outputs
 
@@ -86,29 +86,15 @@ def operator_counts(tracker: StarkTracker, frame: np.ndarray) -> tuple[Counter, 
 def main() -> None:
     """Parse arguments, profile one backend, print the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--variant', default='st50', choices=('s50', 'st50', 'st101'))
+    add_setting_arguments(parser)
     parser.add_argument('--backend', default='fast', choices=BACKENDS)
-    parser.add_argument('--model-config', default='')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--size', default='640x480', help='frame WIDTHxHEIGHT')
-    parser.add_argument('--frames', type=int, default=20)
-    parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--targets', type=int, default=1)
     parser.add_argument('--rows', type=int, default=15, help="rows of the profiler's table")
     args = parser.parse_args()
-    width, height = (int(v) for v in args.size.split('x'))
-    frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    network = model_config(args.variant)
-    if args.model_config:
-        network = load_yaml_overrides(network, args.model_config)
+    network, frame = network_and_frame(args)
     with tempfile.TemporaryDirectory() as folder:
         model = build_model(args.backend, network, args.device, folder)
         tracker = MultiTargetTracker(model) if args.targets > 1 else StarkTracker(model)
-        for box in target_boxes(width, height, args.targets):
-            if args.targets > 1:
-                tracker.add(frame, box)
-            else:
-                tracker.initialize(frame, box)
+        start_targets(tracker, frame, args.targets)
         for _ in range(args.warmup):
             tracker.track(frame)
         print(f'{network.name} {args.backend} {args.size} x{args.targets} on {args.device}')
