@@ -78,32 +78,27 @@ def runnable(sequences: Iterable[Sequence]) -> list[Sequence]:
     return kept
 
 
-def run_tracker(tracker: Tracker, sequences: Iterable[Sequence], folder: str | Path) -> None:
-    """Run one tracker over `sequences`, writing each sequence's result files to `folder`.
-
-    Args:
-        tracker: the tracker, reused for every sequence.
-        sequences: sequences whose target is visible in frame 0.
-        folder: results folder of this tracker.
-    """
-    for sequence in sequences:
-        boxes, confidences, times = run_sequence(tracker, sequence)
-        write_results(folder, sequence.name, boxes, confidences, times)
-        tracked_s = times[1:].sum()
-        LOGGER.info('%s: %d frames, %.1f fps', sequence.name, len(sequence),
-                    (len(sequence) - 1) / tracked_s if tracked_s > 0 else float('nan'))
+def run_and_write(name: str, tracker: Tracker, sequence: Sequence, folder: str | Path) -> None:
+    """Run tracker `name` over one sequence and write its result files to `folder`."""
+    boxes, confidences, times = run_sequence(tracker, sequence)
+    write_results(folder, sequence.name, boxes, confidences, times)
+    tracked_s = times[1:].sum()
+    LOGGER.info('%s on %s: %d frames, %.1f fps', name, sequence.name, len(sequence),
+                (len(sequence) - 1) / tracked_s if tracked_s > 0 else float('nan'))
 
 
 def evaluate(tracker_factories: Mapping[str, Callable[[], Tracker]],
              sequences: Iterable[Sequence], out_dir: str | Path) -> dict:
     """Run every tracker over every sequence, then score and plot them side by side.
 
+    The trackers take turns sequence by sequence, so a drift in the machine's speed (other
+    load, clock changes) reaches all their frame rates alike.
     Writes `<out_dir>/<tracker name>/<sequence>{,_conf,_time}.txt`, `<out_dir>/summary.json` and
     `<out_dir>/{success,precision,norm_precision}.png`.
 
     Args:
         tracker_factories: tracker name (also its results folder name) -> function building a
-            fresh tracker (called once per tracker).
+            fresh tracker (called once per tracker; the tracker is reused for every sequence).
         sequences: the sequences; those without a visible target in frame 0 are skipped.
         out_dir: output folder.
 
@@ -112,9 +107,10 @@ def evaluate(tracker_factories: Mapping[str, Callable[[], Tracker]],
     """
     out_dir = Path(out_dir)
     sequences = runnable(sequences)
-    folders = {}
-    for name, factory in tracker_factories.items():
-        LOGGER.info('running %s on %d sequences', name, len(sequences))
-        folders[name] = out_dir / name
-        run_tracker(factory(), sequences, folders[name])
+    trackers = {name: factory() for name, factory in tracker_factories.items()}
+    folders = {name: out_dir / name for name in trackers}
+    LOGGER.info('running %s on %d sequences', ', '.join(trackers), len(sequences))
+    for sequence in sequences:
+        for name, tracker in trackers.items():
+            run_and_write(name, tracker, sequence, folders[name])
     return summarize(folders, sequences, out_dir)

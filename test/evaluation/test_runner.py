@@ -107,3 +107,21 @@ def test_opencv_adapter_contract(factory):
     assert result.confidence in (0.0, 1.0)
     with pytest.raises(InvalidFrameError):
         tracker.track(np.zeros((60, 80, 3), np.uint8))
+
+
+def test_trackers_take_turns_sequence_by_sequence(tmp_path):
+    """Interleaving keeps a drift in machine speed from favouring one tracker's frame rate."""
+    turns = []
+
+    class Recording(StaticTracker):
+        def __init__(self, name):
+            self.name = name
+
+        def initialize(self, frame, box_xywh):
+            turns.append(self.name)
+            super().initialize(frame, box_xywh)
+
+    sequences = [generate_scene(SceneConfig(width=96, height=64, num_frames=3), seed)
+                 .to_sequence(f'scene{seed}') for seed in (1, 2, 3)]
+    evaluate({'a': lambda: Recording('a'), 'b': lambda: Recording('b')}, sequences, tmp_path)
+    assert turns == ['a', 'b'] * 3
