@@ -11,7 +11,8 @@
 # The benchmarks run last, alone on the machine. Training data come from .data/
 # (scripts/pack_training_data.sh, carried along). Results land in $OUT: session.log, train.log,
 # the stages' log.csv files and the weights. INIT_CHECKPOINT=stt_tracker_ros/weights/
-# default.safetensors continues training the shipped model instead of starting from scratch.
+# default.safetensors continues training the shipped model instead of starting from scratch;
+# TRAIN_MODEL=config/models/stark_st_lite.yaml trains another network from scratch.
 #   OUT=/tmp/gpu_out BUDGET_S=570 bash scripts/gpu_session.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ BUDGET_S=${BUDGET_S:-570}
 PYTHON=${PYTHON:-python3}
 RUN=${RUN:-runs/default}
 INIT_CHECKPOINT=${INIT_CHECKPOINT:-}
+TRAIN_MODEL=${TRAIN_MODEL:-}
 START=$(date +%s)
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
@@ -51,12 +53,15 @@ stage1_s=$((stage1_end - $(date +%s) + START))   # 50 s of it start up, validate
 stage1_minutes=$("$PYTHON" -c "print(max(0.5, ($stage1_s - 50) / 60))")
 train() {   # train STAGE TIMEOUT MINUTES
     echo "=== train-stage$1 (limit ${2}s, time limit $3 min, $(left)s left)"
-    local init=()
+    local extra=()
     if [[ $1 == 1 && -n $INIT_CHECKPOINT ]]; then
-        init=(--override "init_checkpoint=$INIT_CHECKPOINT")
+        extra+=(--override "init_checkpoint=$INIT_CHECKPOINT")
+    fi
+    if [[ -n $TRAIN_MODEL ]]; then
+        extra+=(--override "model=$TRAIN_MODEL")
     fi
     timeout "$2" "$PYTHON" -m stt_tracker_ros.cli train "config/train/default_stage$1.yaml" \
-        --override "output_dir=$RUN" --override "time_limit_minutes=$3" "${init[@]}" \
+        --override "output_dir=$RUN" --override "time_limit_minutes=$3" "${extra[@]}" \
         >>"$OUT/train.log" 2>&1
     echo "=== train-stage$1: exit $? with $(left)s left"
 }

@@ -4,7 +4,8 @@ Defaults follow the official STARK-ST50 stage-1 recipe (researchmm/Stark, experi
 a YAML file lists only what differs. Its `model` is a mapping of ModelConfig overrides or the path
 of a file of them (relative to the training file, e.g. `../models/stark_st_compact.yaml`).
 `key=value` overrides (the CLI's `--override`) address nested entries with dots:
-`model.hidden_dim=64`, `datasets.0.path=/data/got10k`.
+`model.hidden_dim=64`, `datasets.0.path=/data/got10k`; `model=PATH` (relative to the working
+directory) trains another network.
 """
 import dataclasses
 from dataclasses import dataclass, field, fields
@@ -215,6 +216,12 @@ def _read_mapping(path: str | Path, what: str) -> dict[str, Any]:
     return values
 
 
+def _read_model_file(values: dict[str, Any], folder: Path) -> None:
+    """Replace a `model` that names a file (relative to `folder`) by the mapping it holds."""
+    if isinstance(values.get('model'), str):
+        values['model'] = _read_mapping(folder / values['model'], 'ModelConfig overrides')
+
+
 def load_train_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()
                       ) -> TrainConfig:
     """Read a training YAML file and apply `key=value` overrides.
@@ -224,12 +231,11 @@ def load_train_config(path: str | Path, overrides: tuple[str, ...] | list[str] =
         FileNotFoundError: no such file.
     """
     values = _read_mapping(path, 'training settings')
-    if isinstance(values.get('model'), str):   # the network's own file
-        values['model'] = _read_mapping(Path(path).parent / values['model'],
-                                        'ModelConfig overrides')
+    _read_model_file(values, Path(path).parent)
     try:
         for assignment in overrides:
             apply_override(values, assignment)
     except (IndexError, ValueError, AttributeError, TypeError) as error:
         raise ValueError(f'{path}: bad override: {error}') from error
+    _read_model_file(values, Path.cwd())   # `model=PATH` given as an override
     return train_config_from_dict(values, str(path))
