@@ -91,10 +91,16 @@ def override(config: Config, values: dict[str, Any]) -> Config:
     return replace(config, **values)
 
 
-def load_yaml_overrides(config: Config, path: str | Path) -> Config:
-    """Apply the mapping stored in a YAML file to `config` (see `override`)."""
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """The mapping a YAML file holds (empty for an empty file); ValueError naming `what` if the
+    file holds something else."""
     with open(path, encoding='utf-8') as stream:
         values = yaml.safe_load(stream) or {}
     if not isinstance(values, dict):
-        raise ValueError(f'{path}: expected a mapping of overrides')
-    return override(config, values)
+        raise ValueError(f'{path}: expected a mapping of {what}')
+    return values
+
+
+def load_yaml_overrides(config: Config, path: str | Path) -> Config:
+    """Apply the mapping stored in a YAML file to `config` (see `override`)."""
+    return override(config, read_yaml_mapping(path, 'overrides'))

@@ -9,7 +9,7 @@ key that names the node: `/**`, `stt_tracker`, `/stt_tracker`, `/**/stt_tracker`
 from pathlib import Path
 from typing import Any
 
-import yaml
+from stt_tracker_ros.config import read_yaml_mapping
 
 
 def _matches(key: str, node_name: str, namespace: str) -> int:
@@ -34,10 +34,7 @@ def node_parameters(path: str | Path, node_name: str, namespace: str = '') -> di
     Raises:
         ValueError: the file is not a mapping of node names to `ros__parameters` mappings.
     """
-    with open(path, encoding='utf-8') as stream:
-        document = yaml.safe_load(stream) or {}
-    if not isinstance(document, dict):
-        raise ValueError(f'{path}: expected a mapping of node names')
+    document = read_yaml_mapping(path, 'node names')
     ranked = sorted((rank, key) for key in document
                     if (rank := _matches(str(key), node_name, namespace)))
     values: dict[str, Any] = {}

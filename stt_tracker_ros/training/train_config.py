@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from stt_tracker_ros.config import ModelConfig, model_config, override
+from stt_tracker_ros.config import ModelConfig, model_config, override, read_yaml_mapping
 
 DATASET_FORMATS = ('synthetic', 'plain', 'got10k', 'lasot', 'trackingnet', 'coco')
 SAMPLERS = ('causal', 'trident_pro')
@@ -208,18 +208,10 @@ def train_config_from_dict(values: dict[str, Any], where: str = 'train config') 
         raise ValueError(f'{where}: {error}') from error
 
 
-def _read_mapping(path: str | Path, what: str) -> dict[str, Any]:
-    with open(path, encoding='utf-8') as stream:
-        values = yaml.safe_load(stream) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f'{path}: expected a mapping of {what}')
-    return values
-
-
 def _read_model_file(values: dict[str, Any], folder: Path) -> None:
     """Replace a `model` that names a file (relative to `folder`) by the mapping it holds."""
     if isinstance(values.get('model'), str):
-        values['model'] = _read_mapping(folder / values['model'], 'ModelConfig overrides')
+        values['model'] = read_yaml_mapping(folder / values['model'], 'ModelConfig overrides')
 
 
 def load_train_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()
@@ -230,7 +222,7 @@ def load_train_config(path: str | Path, overrides: tuple[str, ...] | list[str] =
         ValueError: unknown keys, values of the wrong type or invalid settings.
         FileNotFoundError: no such file.
     """
-    values = _read_mapping(path, 'training settings')
+    values = read_yaml_mapping(path, 'training settings')
     _read_model_file(values, Path(path).parent)
     try:
         for assignment in overrides:
