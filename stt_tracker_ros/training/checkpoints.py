@@ -1,7 +1,7 @@
 """Training checkpoints in the official layout, resuming, pruning and initial weights.
 
 A checkpoint `<output_dir>/stage<k>/ckpt_ep<NNNN>.pth.tar` is a dict with `net` (the state dict,
-as the official files and `load_stark` expect), `epoch`, `optimizer`, `scheduler`, `scaler`,
+as the official files and `load_stark` expect), `epoch`, `optimizer`, `scaler`,
 `model_config` and `train_config` (plain dicts), and `net_type`. It holds only tensors and plain
 python values, so torch.load(weights_only=True) reads it.
 """
@@ -56,7 +56,7 @@ def save_checkpoint(path: Path, model: nn.Module, epoch: int, state: dict[str, A
         path: target file.
         model: the bare network (not a DDP wrapper).
         epoch: the epoch just finished (1-based).
-        state: optimizer / scheduler / scaler state dicts, stored under their keys.
+        state: optimizer / scaler state dicts, stored under their keys.
         model_config: the network's configuration, stored as a plain dict.
         train_config: the training configuration as a plain dict.
     """

@@ -57,7 +57,15 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig
-                    ) -> torch.optim.lr_scheduler.StepLR:
-    """Multiply every learning rate by `lr_gamma` once `lr_drop_epoch` epochs have run."""
-    return torch.optim.lr_scheduler.StepLR(optimizer, config.lr_drop_epoch, config.lr_gamma)
+def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, done_epochs: int = 0
+                    ) -> torch.optim.lr_scheduler.LambdaLR:
+    """Multiply every learning rate by `lr_gamma` once `lr_drop_epoch` epochs have run.
+
+    With `done_epochs` (a resumed run) the rates start where the schedule puts them after that
+    many epochs, counted from each group's `initial_lr` (its `lr` where that is not set).
+    """
+    def factor(epoch: int) -> float:
+        return config.lr_gamma ** (epoch // config.lr_drop_epoch)
+    for group in optimizer.param_groups:
+        group.setdefault('initial_lr', group['lr'])
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor, last_epoch=done_epochs - 1)

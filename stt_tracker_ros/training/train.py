@@ -120,13 +120,13 @@ class _Trainer:
         set_trainable(self.model, config.stage, whole_backbone=self.thawed)
         self.model.to(device)
         self.optimizer = build_optimizer(self.model, config)
-        self.scheduler = build_scheduler(self.optimizer, config)
         self.scaler = torch.amp.GradScaler(
             device.type, enabled=device.type == 'cuda' and config.precision == 'fp16')
         self.start_epoch = 1
         self.last_checkpoint = resume
         if resume is not None:
             self._resume(resume)
+        self.scheduler = build_scheduler(self.optimizer, config, self.start_epoch - 1)
         self.wrapped = (DistributedDataParallel(
             self.model, device_ids=[device.index] if device.type == 'cuda' else None)
             if context.distributed else self.model)
@@ -134,7 +134,11 @@ class _Trainer:
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
 
     def _resume(self, path: Path) -> None:
+        """Weights, optimiser moments and the epoch from `path`; the learning rates, weight decay
+        and schedule stay those of the configuration, so a resumed run can change them."""
         state = load_checkpoint(path)
+        configured = [{k: v for k, v in group.items() if k != 'params'}
+                      for group in self.optimizer.param_groups]
         try:
             net = thawed_layout(self.model, state['net']) if self.thawed else state['net']
             self.model.load_state_dict(net)
@@ -142,7 +146,8 @@ class _Trainer:
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointError(f'{path}: cannot resume this configuration from it: '
                                   f'{error}') from error
-        self.scheduler.load_state_dict(state['scheduler'])
+        for group, settings in zip(self.optimizer.param_groups, configured):
+            group.update(settings, initial_lr=settings['lr'])   # the schedule's starting rates
         if state.get('scaler'):
             self.scaler.load_state_dict(state['scaler'])
         self.start_epoch = int(state['epoch']) + 1
@@ -225,7 +230,6 @@ class _Trainer:
         if not self.context.is_main:
             return
         state = {'optimizer': self.optimizer.state_dict(),
-                 'scheduler': self.scheduler.state_dict(),
                  'scaler': self.scaler.state_dict() if self.scaler.is_enabled() else {}}
         save_checkpoint(path, self.model, epoch, state, self.network, self.config.to_dict())
         prune_checkpoints(self.folder, self.config.keep_last, self.config.keep_every)

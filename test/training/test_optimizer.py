@@ -1,4 +1,7 @@
 """Which parameters train in each stage and at which learning rate."""
+import dataclasses
+
+import pytest
 import torch
 
 from stt_tracker_ros.model.stark import build_stark
@@ -49,3 +52,15 @@ def test_learning_rate_drops_at_the_configured_epoch(tiny_config):
         scheduler.step()
     assert rates[tiny_config.lr_drop_epoch - 1] == tiny_config.lr
     assert rates[tiny_config.lr_drop_epoch] == tiny_config.lr * tiny_config.lr_gamma
+
+
+def test_scheduler_of_a_resumed_run_starts_at_the_rates_of_its_epoch(tiny_config):
+    config = dataclasses.replace(tiny_config, backbone_lr_factor=0.1)
+    model = build_stark(config.model_config())
+    set_trainable(model, 1)
+    optimizer = build_optimizer(model, config)
+    build_scheduler(optimizer, config, done_epochs=config.lr_drop_epoch - 1)
+    assert [g['lr'] for g in optimizer.param_groups] == pytest.approx([config.lr, 0.1 * config.lr])
+    build_scheduler(optimizer, config, done_epochs=config.lr_drop_epoch)
+    dropped = config.lr * config.lr_gamma
+    assert [g['lr'] for g in optimizer.param_groups] == pytest.approx([dropped, 0.1 * dropped])

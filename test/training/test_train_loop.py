@@ -60,19 +60,23 @@ def test_stage_1_checkpoints_resume_and_load_into_the_tracker(tiny_config, tmp_p
     assert content['epoch'] == 2
     assert content['model_config']['hidden_dim'] == 32
     assert content['train_config']['samples_per_epoch'] == 8
-    assert set(content) >= {'net', 'optimizer', 'scheduler'}
+    assert set(content) >= {'net', 'optimizer'}
     rows = log_rows(run, 1)
     assert [r['epoch'] for r in rows] == ['1', '2']
     assert all(float(r['loss']) > 0 and r['val_iou'] != '' for r in rows)
 
-    # Resume: the epoch counter and the optimizer's step count carry on.
-    last = train(dataclasses.replace(tiny_config, epochs=3))
+    # Resume: the epoch counter and the optimizer's step count carry on; the learning rate and
+    # its schedule are the resumed configuration's (here doubled, and dropped after 2 epochs).
+    last = train(dataclasses.replace(tiny_config, epochs=3, lr=2 * tiny_config.lr,
+                                     lr_drop_epoch=2))
     resumed = torch.load(last, map_location='cpu', weights_only=True)
     assert last.name == 'ckpt_ep0003.pth.tar' and resumed['epoch'] == 3
     steps = [s['step'].item() for s in resumed['optimizer']['state'].values()]
     assert steps and set(steps) == {6}                          # 3 epochs x 2 steps
-    assert resumed['scheduler']['last_epoch'] == 3
-    assert [r['epoch'] for r in log_rows(run, 1)] == ['1', '2', '3']
+    rows = log_rows(run, 1)
+    assert [r['epoch'] for r in rows] == ['1', '2', '3']
+    assert [float(r['lr']) for r in rows] == pytest.approx(
+        [tiny_config.lr, tiny_config.lr, 2 * tiny_config.lr * tiny_config.lr_gamma])
 
     # The tracker loads the training checkpoint and follows a synthetic target.
     model = load_stark(last)
