@@ -30,7 +30,8 @@ from stt_tracker_ros.tracking.onnx_backend import OnnxStark
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         with open('/proc/cpuinfo', encoding='utf-8') as info:
             for line in info:
@@ -94,7 +95,7 @@ def measure(tracker: StarkTracker | MultiTargetTracker, frame: np.ndarray, frame
 
 def setup_line(device: str, frames: int, warmup: int, targets: int) -> dict:
     """What a measurement ran on: date, CPU, torch (and ONNX Runtime, GPU) versions, settings."""
-    setup = {'date': time.strftime('%Y-%m-%d'), 'cpu': _cpu_name(), 'cores': os.cpu_count(),
+    setup = {'date': time.strftime('%Y-%m-%d'), 'cpu': cpu_name(), 'cores': os.cpu_count(),
              'torch_threads': torch.get_num_threads(), 'torch': torch.__version__,
              'device': device, 'frames': frames, 'warmup': warmup, 'targets': targets}
     try:

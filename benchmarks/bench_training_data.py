@@ -9,13 +9,13 @@ samples, then the setup.
 import argparse
 import json
 import os
-import platform
 import time
 
 import cv2
 import numpy as np
 import torch
 
+from bench_tracker import cpu_name
 from stt_tracker_ros.training.train import build_dataset
 from stt_tracker_ros.training.train_config import load_train_config
 
@@ -46,7 +46,7 @@ def main() -> None:
     print(f'{args.config}: median {median:.2f} ms per sample (p95 of {args.chunk}-sample chunks '
           f'{p95:.2f} ms), {1000 / median:.0f} samples/s per worker; datasets built in '
           f'{build_seconds:.1f} s')
-    setup = {'date': time.strftime('%Y-%m-%d'), 'cpu': platform.processor() or platform.machine(),
+    setup = {'date': time.strftime('%Y-%m-%d'), 'cpu': cpu_name(),
              'cores': os.cpu_count(), 'samples': args.samples, 'opencv': cv2.__version__,
              'torch': torch.__version__}
     print('setup:', json.dumps(setup))
