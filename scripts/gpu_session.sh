@@ -4,7 +4,7 @@
 #      test marked `gpu` (half precision, GPU crop, CUDA-graph replay, no host synchronisation);
 #   2. GPU speed (issue 5): benchmarks/bench_tracker.py at 640x480, 1920x1080 and 16 targets,
 #      each beside the plain float32 eager path (with the torch.compile search branch at
-#      640x480), the compact default model, and benchmarks/profile_tracker.py's breakdown of one
+#      640x480), the lite default model, and benchmarks/profile_tracker.py's breakdown of one
 #      step (host phases, top kernels);
 #   3. the default model (issue 4): stage 1 (in the background while 1 runs) in the time that 2 and
 #      stage 2 leave, then stage 2, exported as float16 safetensors.
@@ -12,7 +12,7 @@
 # (scripts/pack_training_data.sh, carried along). Results land in $OUT: session.log, train.log,
 # the stages' log.csv files and the weights. INIT_CHECKPOINT=stt_tracker_ros/weights/
 # default.safetensors continues training the shipped model instead of starting from scratch;
-# TRAIN_MODEL=config/models/stark_st_lite.yaml trains another network from scratch.
+# TRAIN_MODEL=config/models/stark_st_compact.yaml trains another network from scratch.
 #   OUT=/tmp/gpu_out BUDGET_S=570 bash scripts/gpu_session.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -91,7 +91,7 @@ step bench-640 150 "${bench[@]}" --backends eager fast fast-half graph graph-hal
     compiled-graph-half
 step bench-1080 30 "${bench[@]}" --size 1920x1080 --backends eager graph-half
 step bench-16-targets 30 "${bench[@]}" --targets 16 --backends eager fast-half graph-half
-step bench-compact 25 "${bench[@]}" --model-config config/models/stark_st_compact.yaml \
+step bench-lite 25 "${bench[@]}" --model-config config/models/stark_st_lite.yaml \
     --backends eager fast-half graph-half
 profile=("$PYTHON" benchmarks/profile_tracker.py --device cuda --frames 50 --warmup 10)
 step profile-graph-half 30 "${profile[@]}" --backend graph-half

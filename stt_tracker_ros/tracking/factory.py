@@ -71,7 +71,7 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
                     'installed; set `checkpoint` to an official STARK file (see README)')
             checkpoint = str(DEFAULT_CHECKPOINT)
             log.warning('no checkpoint configured: using the default model shipped with the '
-                        'package, a compact STARK-ST trained only briefly (README, Evaluation); '
+                        'package, a light STARK-ST trained only briefly (README, Evaluation); '
                         'for accurate tracking set `checkpoint` to official STARK weights')
         if is_onnx_export(checkpoint):
             providers = execution_providers(torch_device, half)

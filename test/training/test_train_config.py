@@ -34,10 +34,10 @@ def test_model_may_be_the_path_of_a_model_file(tmp_path):
     network = load_train_config(path, ['model.num_heads=2']).model_config()
     assert (network.name, network.hidden_dim, network.num_heads) == ('small', 96, 2)
     default = load_train_config(CONFIG_DIR / 'default_stage1.yaml').model_config()
-    assert default == network_config(str(CONFIG_DIR.parent / 'models' / 'stark_st_compact.yaml'))
-    lite = CONFIG_DIR.parent / 'models' / 'stark_st_lite.yaml'   # another network, by override
-    other = load_train_config(CONFIG_DIR / 'default_stage1.yaml', [f'model={lite}'])
-    assert other.model_config() == network_config(str(lite))
+    assert default == network_config(str(CONFIG_DIR.parent / 'models' / 'stark_st_lite.yaml'))
+    compact = CONFIG_DIR.parent / 'models' / 'stark_st_compact.yaml'   # another one, by override
+    other = load_train_config(CONFIG_DIR / 'default_stage1.yaml', [f'model={compact}'])
+    assert other.model_config() == network_config(str(compact))
 
 
 def test_overrides_reach_nested_entries_and_are_typed(tmp_path):
