@@ -18,24 +18,21 @@ import numpy as np
 import torch
 from torch.utils.data import default_collate
 
-from stt_tracker_ros.model.stark import build_stark
-from stt_tracker_ros.training.backbone_norm import thaw_backbone_norms
-from stt_tracker_ros.training.optimizer import build_optimizer, set_train_mode, set_trainable
-from stt_tracker_ros.training.step import batch_to_device, compute_loss, forward_batch
 from bench_tracker import cpu_name
+from stt_tracker_ros.config import ModelConfig
+from stt_tracker_ros.model.stark import build_stark
+from stt_tracker_ros.training.optimizer import build_optimizer, prepare_for_stage, set_train_mode
+from stt_tracker_ros.training.step import batch_to_device, compute_loss, forward_batch
 from stt_tracker_ros.training.train import build_dataset
 from stt_tracker_ros.training.train_config import TrainConfig, load_train_config
 
 
-def step_seconds(config: TrainConfig, dropout: float, batch: dict[str, torch.Tensor],
+def step_seconds(config: TrainConfig, network: ModelConfig, batch: dict[str, torch.Tensor],
                  device: torch.device, steps: int, warmup: int) -> list[float]:
-    """Wall time of `steps` training steps of the configured network with `dropout`."""
+    """Wall time of `steps` training steps of `network` as `config` trains it."""
     torch.manual_seed(config.seed)
-    model = build_stark(dataclasses.replace(config.model_config(), dropout=dropout))
-    thawed = config.stage == 1 and config.train_backbone_norm
-    if thawed:
-        thaw_backbone_norms(model)
-    set_trainable(model, config.stage, whole_backbone=thawed)
+    model = build_stark(network)
+    prepare_for_stage(model, config)
     model.to(device)
     set_train_mode(model, config.stage)
     optimizer = build_optimizer(model, config)
@@ -64,13 +61,15 @@ def main() -> None:
     args = parser.parse_args()
     config = load_train_config(args.config, args.override)
     device = torch.device(args.device)
-    dataset = build_dataset(config, config.model_config(), config.datasets)
+    network = config.model_config()
+    dataset = build_dataset(config, network, config.datasets)
     batch = batch_to_device(default_collate([dataset[i] for i in range(config.batch_size)]),
                             device)
     for dropout in args.dropout:
-        times = step_seconds(config, dropout, batch, device, args.steps, args.warmup)
+        times = step_seconds(config, dataclasses.replace(network, dropout=dropout), batch,
+                             device, args.steps, args.warmup)
         median, p95 = float(np.median(times)), float(np.percentile(times, 95))
-        print(f'{config.model_config().name} stage {config.stage} batch {config.batch_size} '
+        print(f'{network.name} stage {config.stage} batch {config.batch_size} '
               f'dropout {dropout:g}: median {median * 1000:.0f} ms per step '
               f'({median * 1000 / config.batch_size:.1f} ms per sample), p95 {p95 * 1000:.0f} ms')
     setup = {'date': time.strftime('%Y-%m-%d'), 'cpu': cpu_name(),

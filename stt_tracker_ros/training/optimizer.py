@@ -9,6 +9,7 @@ buffers only).
 import torch
 from torch import nn
 
+from stt_tracker_ros.training.backbone_norm import thaw_backbone_norms
 from stt_tracker_ros.training.train_config import TrainConfig
 
 _TRAINED_BACKBONE_LAYERS = ('layer2', 'layer3')
@@ -32,6 +33,16 @@ def set_trainable(model: nn.Module, stage: int, whole_backbone: bool = False) ->
     """Set `requires_grad` of every parameter for `stage`."""
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(is_trainable(name, stage, whole_backbone))
+
+
+def prepare_for_stage(model: nn.Module, config: TrainConfig) -> bool:
+    """Thaw the backbone's BatchNorm where the configuration trains it (stage 1 with
+    `train_backbone_norm`) and set which parameters train; returns whether it thawed them."""
+    thawed = config.stage == 1 and config.train_backbone_norm
+    if thawed:
+        thaw_backbone_norms(model)
+    set_trainable(model, config.stage, whole_backbone=thawed)
+    return thawed
 
 
 def set_train_mode(model: nn.Module, stage: int) -> None:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from stt_tracker_ros.config import ModelConfig
 from stt_tracker_ros.model.checkpoint import CheckpointError
 from stt_tracker_ros.model.stark import Stark, build_stark
-from stt_tracker_ros.training.backbone_norm import thaw_backbone_norms, thawed_layout
+from stt_tracker_ros.training.backbone_norm import thawed_layout
 from stt_tracker_ros.training.checkpoints import (checkpoint_path, latest_checkpoint,
                                                   load_backbone_weights, load_checkpoint,
                                                   load_initial_weights, prune_checkpoints,
@@ -29,8 +29,8 @@ from stt_tracker_ros.training.distributed import (DistributedContext, ShardSampl
                                                   all_reduce_sum, setup_distributed,
                                                   teardown_distributed)
 from stt_tracker_ros.training.logbook import CsvLog, ProgressLine
-from stt_tracker_ros.training.optimizer import (build_optimizer, build_scheduler, set_train_mode,
-                                                set_trainable)
+from stt_tracker_ros.training.optimizer import (build_optimizer, build_scheduler,
+                                                prepare_for_stage, set_train_mode)
 from stt_tracker_ros.training.processing import Augmentation, CropSpec, PairProcessor
 from stt_tracker_ros.training.sampler import FrameSampler
 from stt_tracker_ros.training.sources import load_sources
@@ -114,10 +114,7 @@ class _Trainer:
         resume = latest_checkpoint(self.folder)
         if resume is None:
             initialise_weights(self.model, config)
-        self.thawed = config.stage == 1 and config.train_backbone_norm
-        if self.thawed:
-            thaw_backbone_norms(self.model)
-        set_trainable(self.model, config.stage, whole_backbone=self.thawed)
+        self.thawed = prepare_for_stage(self.model, config)
         self.model.to(device)
         self.optimizer = build_optimizer(self.model, config)
         self.scaler = torch.amp.GradScaler(
