@@ -38,6 +38,7 @@ class NodeParameters:
     frame_cache_size: int = 15
     init_stamp_tolerance: float = 0.05
     max_targets: int = 1              # followed at once; one init more replaces the oldest
+    diagnostics_period: float = 1.0   # seconds between /diagnostics reports; 0 turns them off
 
     def tracker_config(self, base: TrackerConfig | None = None) -> TrackerConfig:
         """`base` (default TrackerConfig()) with this node's thresholds applied."""
@@ -111,6 +112,11 @@ _DESCRIPTORS: dict[str, ParameterDescriptor] = {
     'max_targets': ParameterDescriptor(
         description='targets followed at once (one batched forward pass per frame); an init '
                     'beyond this replaces the oldest target', integer_range=_int_range(1, 32),
+        read_only=True),
+    'diagnostics_period': ParameterDescriptor(
+        description='seconds between health reports on /diagnostics (diagnostic_msgs); 0 '
+                    'publishes none',
+        floating_point_range=[FloatingPointRange(from_value=0.0, to_value=60.0, step=0.0)],
         read_only=True),
 }
 

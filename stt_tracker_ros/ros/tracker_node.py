@@ -11,6 +11,7 @@ Topics (relative, remap `image` to your camera):
   pub  ~/debug_image         sensor_msgs/Image rgb8, only with subscribers or `debug_image`
   srv  ~/reset               std_srvs/Trigger: forget all targets
   srv  ~/enable              std_srvs/SetBool: stop (false) and resume (true) tracking
+  pub  /diagnostics          diagnostic_msgs/DiagnosticArray every `diagnostics_period` s
 
 Each accepted init adds a target (ids '1', '2', ...); with `max_targets` targets present it
 replaces the oldest. All targets of a frame run through the model in one batch.
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import rclpy
 import rclpy.logging
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
@@ -41,6 +43,7 @@ from std_srvs.srv import SetBool, Trigger
 from vision_msgs.msg import BoundingBox2D, Detection2D
 
 from stt_tracker_ros.ros.conversions import bbox_to_xywh, stamp_to_ns
+from stt_tracker_ros.ros.diagnostics import HealthMonitor, tracker_details
 from stt_tracker_ros.ros.frame_cache import FrameCache, ReceivedFrame
 from stt_tracker_ros.ros.image_decoding import (ImageDecodeError, check_image,
                                                 compressed_to_rgb, image_to_rgb)
@@ -50,6 +53,7 @@ from stt_tracker_ros.ros.worker import NewestWorker
 from stt_tracker_ros.tracking.result import InvalidBoxError, InvalidFrameError, TrackState
 
 WARN_PERIOD_S = 5.0   # one log line per kind of problem per period
+STALE_IMAGE_S = 2.0   # /diagnostics warns after this long without an image (at least 2 periods)
 
 
 def default_tracker_factory(params: NodeParameters):
@@ -144,6 +148,27 @@ class TrackerNode(Node):
         self.outputs = TrackerOutputs(self)
         self.create_service(Trigger, '~/reset', self._on_reset, callback_group=control)
         self.create_service(SetBool, '~/enable', self._on_enable, callback_group=control)
+        self._create_diagnostics(control)
+
+    def _create_diagnostics(self, group) -> None:
+        period = self._params.diagnostics_period
+        details = tracker_details(self._tracker, self._params.checkpoint, self._params.device,
+                                  self._params.half)
+        self._health = HealthMonitor(f'{self.get_fully_qualified_name()}: tracking',
+                                     details['device'], self._image_topic, details,
+                                     max(STALE_IMAGE_S, 2.0 * period))
+        if period > 0:
+            self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+            self.create_timer(period, self.publish_diagnostics, callback_group=group)
+
+    def publish_diagnostics(self) -> None:
+        """Publish the health of the last period on /diagnostics (the timer calls it)."""
+        with self._lock:
+            targets = {i: target.state for i, target in self._targets.items()}
+            enabled = self._enabled
+        status = self._health.report(targets, enabled, self.frames_dropped)
+        self._diagnostics.publish(DiagnosticArray(
+            header=Header(stamp=self.get_clock().now().to_msg()), status=[status]))
 
     @property
     def frames_dropped(self) -> int:
@@ -166,6 +191,7 @@ class TrackerNode(Node):
 
     def _receive(self, msg, compressed: bool) -> None:
         self._seq += 1
+        self._health.image_received()
         frame = ReceivedFrame(msg, self._seq, stamp_to_ns(msg.header.stamp), time.monotonic(),
                               compressed)
         self._frames.add(frame)
@@ -190,6 +216,7 @@ class TrackerNode(Node):
         header = frame.msg.header
         self.outputs.frame_results(header, results, self._params.class_id,
                                    self._params.publish_when_lost, self.frames_dropped)
+        self._health.frame_tracked(results[0].latency_ms)
         if self.outputs.wants_debug(self._params.debug_image):
             self.outputs.debug(header, rgb, results, self.frames_dropped)
 
@@ -369,7 +396,10 @@ class TrackerNode(Node):
         return result
 
     def _warn(self, kind: str, text: str, info: bool = False, error: bool = False) -> None:
-        """Log `text` unless a line of the same `kind` was logged in the last WARN_PERIOD_S."""
+        """Log `text` unless a line of the same `kind` was logged in the last WARN_PERIOD_S;
+        every problem (not `info`) also counts in the next /diagnostics report."""
+        if not info:
+            self._health.problem(text, failure=error)
         now = time.monotonic()
         if now - self._last_warning.get(kind, -WARN_PERIOD_S) < WARN_PERIOD_S:
             return
