@@ -90,9 +90,10 @@ def load_sequences(fmt: str, root: str | None, limit: int | None = None) -> list
     return sequences[:limit] if limit else sequences
 
 
-def tracker_factory(spec: str, device: str = 'auto'):
+def tracker_factory(spec: str, device: str = 'auto', config=None):
     """'csrt', 'kcf', 'stark' (default model), 'stark:PATH' or 'stark-random:VARIANT' (a variant
-    or a ModelConfig YAML: an untrained network, to time it beside the others)."""
+    or a ModelConfig YAML: an untrained network, to time it beside the others). `config` is the
+    STARK trackers' TrackerConfig (None: its defaults)."""
     from stt_tracker_ros.evaluation.opencv_trackers import csrt_tracker, kcf_tracker
     from stt_tracker_ros.tracking.factory import build_tracker
 
@@ -102,21 +103,42 @@ def tracker_factory(spec: str, device: str = 'auto'):
     if kind == 'kcf':
         return kcf_tracker
     if kind == 'stark':
-        return lambda: build_tracker(argument or None, device=device)
+        return lambda: build_tracker(argument or None, device=device, config=config)
     if kind == 'stark-random':
-        return lambda: build_tracker(None, argument or 'st50', device=device, random_weights=True)
+        return lambda: build_tracker(None, argument or 'st50', device=device, config=config,
+                                     random_weights=True)
     raise ValueError(f'unknown tracker {spec!r}: use csrt, kcf, stark[:PATH], '
                      'stark-random[:VARIANT or MODEL.yaml]')
+
+
+def tracker_settings(assignments: list[str]):
+    """TrackerConfig with KEY=VALUE assignments applied (values read as YAML scalars).
+
+    Raises:
+        ValueError: not KEY=VALUE, an unknown key, or a value TrackerConfig rejects.
+    """
+    import yaml
+
+    from stt_tracker_ros.config import TrackerConfig, override
+
+    values = {}
+    for assignment in assignments:
+        key, sign, value = assignment.partition('=')
+        if not sign or not key.strip():
+            raise ValueError(f'--tracker-override expects KEY=VALUE, got {assignment!r}')
+        values[key.strip()] = yaml.safe_load(value)
+    return override(TrackerConfig(), values)
 
 
 def _eval(args: argparse.Namespace) -> int:
     from stt_tracker_ros.evaluation.runner import evaluate
 
+    config = tracker_settings(args.tracker_override)
     factories = {}
     for spec in args.trackers:
         name, _, rest = spec.partition('=')
         name = name if rest else spec.split(':')[0]
-        factories[name] = tracker_factory(rest or spec, args.device)
+        factories[name] = tracker_factory(rest or spec, args.device, config)
     sequences = load_sequences(args.format, args.root, args.limit)
     summary = evaluate(factories, sequences, args.out)
     print(f'{"tracker":16s} {"AUC":>6s} {"P@20":>6s} {"Pnorm":>6s} {"AO":>6s} {"SR.5":>6s} '
@@ -174,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--out', default='out/eval', help='output folder')
     evaluate.add_argument('--limit', type=int, help='evaluate only the first N sequences')
     evaluate.add_argument('--device', default='auto')
+    evaluate.add_argument('--tracker-override', action='append', default=[],
+                          metavar='KEY=VALUE', help='change a STARK tracking setting '
+                          '(TrackerConfig), e.g. lost_patience=1000000 to search around every '
+                          'prediction as the official tracker does, or search_factor=4.5')
     evaluate.set_defaults(run=_eval)
 
     train = commands.add_parser('train', help='train STARK (stage 1 or 2; torchrun for DDP)')
@@ -193,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.run(args)
-    except (CheckpointError, FileNotFoundError) as error:
+    except (CheckpointError, FileNotFoundError, ValueError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
 

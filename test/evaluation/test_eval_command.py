@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from stt_tracker_ros.cli import main, tracker_factory
+from stt_tracker_ros.cli import main, tracker_factory, tracker_settings
 
 COMPACT = Path(__file__).resolve().parents[2] / 'config' / 'models' / 'stark_st_compact.yaml'
 
@@ -32,3 +32,18 @@ def test_stark_specs_build_stark_trackers():
 def test_unknown_tracker_is_rejected():
     with pytest.raises(ValueError, match='unknown tracker'):
         tracker_factory('siamrpn')
+
+
+def test_tracker_overrides_reach_stark_trackers(capsys):
+    settings = tracker_settings(['lost_patience=1000000', 'search_factor=4.5'])
+    assert (settings.lost_patience, settings.search_factor) == (1_000_000, 4.5)
+    tracker = tracker_factory('stark-random:s50', 'cpu', settings)()
+    assert tracker.config == settings
+    assert tracker_factory('stark-random:s50', 'cpu')().config.lost_patience == 3
+
+    assert main(['eval', '--format', 'synthetic', '--trackers', 'kcf',
+                 '--tracker-override', 'lost_patience=0']) == 2
+    assert 'lost_patience must be at least 1' in capsys.readouterr().err
+    for bad, message in (('lost_patience', 'KEY=VALUE'), ('patience=3', 'unknown')):
+        with pytest.raises(ValueError, match=message):
+            tracker_settings([bad])
