@@ -49,15 +49,16 @@ def load_source(config: DatasetConfig) -> list[Sequence]:
 
     Raises:
         FileNotFoundError: the path does not exist.
+        ValueError: `subset` (plain) or `exclude` names a sequence the source does not have.
     """
     if config.format == 'synthetic':
-        return synthetic_sequences(config)
+        return select_sequences(synthetic_sequences(config), (), config.exclude)
     path = Path(config.path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f'{config.format} data set not found: {path}')
     subset = list(config.subset) or None
     if config.format == 'plain':
-        sequences = read_plain(path)
+        sequences = select_sequences(read_plain(path), config.subset, ())
     elif config.format == 'got10k':
         sequences = read_got10k(path, config.split)
     elif config.format == 'lasot':
@@ -66,8 +67,24 @@ def load_source(config: DatasetConfig) -> list[Sequence]:
         sequences = read_trackingnet(path, subset)
     else:
         sequences = read_coco(path, config.images or None)
+    sequences = select_sequences(sequences, (), config.exclude)
     log.info('%s %s: %d sequences', config.format, path, len(sequences))
     return sequences
+
+
+def select_sequences(sequences: list[Sequence], keep: tuple[str, ...],
+                     drop: tuple[str, ...]) -> list[Sequence]:
+    """The sequences named in `keep` (all when empty) minus those named in `drop`.
+
+    Raises:
+        ValueError: a name in `keep` or `drop` matches no sequence (a typo would otherwise
+            train on held-out data or validate on nothing).
+    """
+    names = {s.name for s in sequences}
+    unknown = sorted(set(keep) - names) + sorted(set(drop) - names)
+    if unknown:
+        raise ValueError(f'no sequence named {unknown} among {len(names)} sequences')
+    return [s for s in sequences if (not keep or s.name in keep) and s.name not in drop]
 
 
 def load_sources(configs: tuple[DatasetConfig, ...]) -> tuple[list[list[Sequence]], list[float]]:

@@ -29,7 +29,8 @@ class DatasetConfig:
     path: str = ''                  # root folder; coco: the annotations JSON file
     ratio: float = 1.0              # relative sampling weight among the sources
     split: str = 'train'            # got10k: split folder
-    subset: tuple[str, ...] = ()    # lasot: sequence names; trackingnet: chunks (empty = all)
+    subset: tuple[str, ...] = ()    # lasot, plain: names; trackingnet: chunks (empty = all)
+    exclude: tuple[str, ...] = ()   # sequence names left out (e.g. held out for validation)
     images: str = ''                # coco: image folder (default: images/ beside the JSON)
     sequences: int = 100            # synthetic: number of scenes
     frames: int = 100               # synthetic: frames per scene

@@ -58,3 +58,21 @@ def test_plain_and_coco_folders(tmp_path):
 def test_missing_data_set_is_reported():
     with pytest.raises(FileNotFoundError, match='got10k'):
         load_source(DatasetConfig('got10k', path='/nonexistent/got10k'))
+
+
+def test_subset_and_exclude_split_a_plain_folder(tmp_path):
+    for name in ('bike', 'car', 'dog'):
+        folder = tmp_path / name / 'img'
+        folder.mkdir(parents=True)
+        cv2.imwrite(str(folder / '00000001.jpg'), np.zeros((20, 30, 3), np.uint8))
+        (tmp_path / name / 'groundtruth.txt').write_text('1,2,5,6\n')
+    held_out = ('car',)
+    train = load_source(DatasetConfig('plain', path=str(tmp_path), exclude=held_out))
+    val = load_source(DatasetConfig('plain', path=str(tmp_path), subset=held_out))
+    assert sorted(s.name for s in train) == ['bike', 'dog']
+    assert [s.name for s in val] == ['car']
+    with pytest.raises(ValueError, match="'cat'"):
+        load_source(DatasetConfig('plain', path=str(tmp_path), exclude=('cat',)))
+    scenes = load_source(DatasetConfig('synthetic', sequences=3, frames=4, image_size=(64, 48),
+                                       exclude=('synthetic_1',)))
+    assert [s.name for s in scenes] == ['synthetic_0', 'synthetic_2']
