@@ -112,21 +112,18 @@ def tracker_factory(spec: str, device: str = 'auto', config=None):
 
 
 def tracker_settings(assignments: list[str]):
-    """TrackerConfig with KEY=VALUE assignments applied (values read as YAML scalars).
+    """TrackerConfig with KEY=VALUE assignments applied (values read as YAML, as `train
+    --override` reads them).
 
     Raises:
         ValueError: not KEY=VALUE, an unknown key, or a value TrackerConfig rejects.
     """
-    import yaml
-
     from stt_tracker_ros.config import TrackerConfig, override
+    from stt_tracker_ros.training.train_config import apply_override
 
-    values = {}
+    values: dict = {}
     for assignment in assignments:
-        key, sign, value = assignment.partition('=')
-        if not sign or not key.strip():
-            raise ValueError(f'--tracker-override expects KEY=VALUE, got {assignment!r}')
-        values[key.strip()] = yaml.safe_load(value)
+        apply_override(values, assignment)
     return override(TrackerConfig(), values)
 
 

@@ -58,7 +58,7 @@ def load_source(config: DatasetConfig) -> list[Sequence]:
         raise FileNotFoundError(f'{config.format} data set not found: {path}')
     subset = list(config.subset) or None
     if config.format == 'plain':
-        sequences = select_sequences(read_plain(path), config.subset, ())
+        sequences = read_plain(path)
     elif config.format == 'got10k':
         sequences = read_got10k(path, config.split)
     elif config.format == 'lasot':
@@ -67,7 +67,8 @@ def load_source(config: DatasetConfig) -> list[Sequence]:
         sequences = read_trackingnet(path, subset)
     else:
         sequences = read_coco(path, config.images or None)
-    sequences = select_sequences(sequences, (), config.exclude)
+    keep = config.subset if config.format == 'plain' else ()   # lasot/trackingnet: read above
+    sequences = select_sequences(sequences, keep, config.exclude)
     log.info('%s %s: %d sequences', config.format, path, len(sequences))
     return sequences
 

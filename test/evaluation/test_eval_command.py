@@ -44,6 +44,6 @@ def test_tracker_overrides_reach_stark_trackers(capsys):
     assert main(['eval', '--format', 'synthetic', '--trackers', 'kcf',
                  '--tracker-override', 'lost_patience=0']) == 2
     assert 'lost_patience must be at least 1' in capsys.readouterr().err
-    for bad, message in (('lost_patience', 'KEY=VALUE'), ('patience=3', 'unknown')):
+    for bad, message in (('lost_patience', 'key=value'), ('patience=3', 'unknown')):
         with pytest.raises(ValueError, match=message):
             tracker_settings([bad])
