@@ -1,7 +1,8 @@
 """pip packaging of the ROS-free part (core, training, CLI): `pip install -e .` without ROS.
 
 On a ROS system the package is built by colcon from package.xml/CMakeLists.txt instead; this file
-is not used there. The version is read from package.xml so both stay in step.
+is not used there. The version is read from package.xml so both stay in step, and the dependencies
+from requirements/, the lists scripts/setup_env.sh installs.
 """
 
 import re
@@ -12,6 +13,13 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).resolve().parent
 VERSION = re.search(r'<version>([^<]+)</version>', (HERE / 'package.xml').read_text()).group(1)
 
+
+def requirements(name: str) -> list[str]:
+    """The requirement lines of requirements/<name>.txt, comments and blank lines dropped."""
+    lines = (HERE / 'requirements' / f'{name}.txt').read_text().splitlines()
+    return [kept for kept in (line.split('#')[0].strip() for line in lines) if kept]
+
+
 setup(
     name='stt_tracker_ros',
     version=VERSION,
@@ -21,17 +29,8 @@ setup(
     packages=find_packages(include=['stt_tracker_ros', 'stt_tracker_ros.*']),
     # The default model looked up by tracking/factory.py, when one is shipped.
     package_data={'stt_tracker_ros': ['weights/*.safetensors']},
-    install_requires=[
-        'torch>=2.0',
-        'numpy',
-        'opencv-contrib-python-headless>=4.5',
-        'safetensors',
-        'pyyaml',
-    ],
-    extras_require={
-        'test': ['pytest'],
-        'eval': ['matplotlib'],
-        'export': ['onnx', 'onnxruntime'],
-    },
+    install_requires=requirements('runtime'),
+    extras_require={extra: requirements(extra)
+                    for extra in ('test', 'eval', 'export', 'training')},
     entry_points={'console_scripts': ['stt-tracker = stt_tracker_ros.cli:main']},
 )

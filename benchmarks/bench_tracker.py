@@ -6,9 +6,13 @@ setup it ran on. The weights are random (speed does not depend on their values).
     python benchmarks/bench_tracker.py --variant st50 --backends eager fast onnx --frames 20
     python benchmarks/bench_tracker.py --model-config config/models/stark_st_compact.yaml
     python benchmarks/bench_tracker.py --device cuda --backends eager graph-half --targets 16
+    python benchmarks/bench_tracker.py --networks lightning st50 default csrt --backends fast onnx
 
 With `--targets N` above 1, N targets spread over the frame run in one batched forward pass
-(MultiTargetTracker) and the time is per frame, for all of them.
+(MultiTargetTracker) and the time is per frame, for all of them. `--networks` times several
+networks one after the other in the same process: variants by name, `default` (the network of
+the model shipped in the package) and `csrt` (OpenCV CSRT, the CPU baseline; backends do not
+apply to it).
 """
 import argparse
 import json
@@ -20,11 +24,13 @@ import time
 import numpy as np
 import torch
 
-from stt_tracker_ros.config import ModelConfig, load_yaml_overrides, model_config
+from stt_tracker_ros.config import VARIANTS, ModelConfig, load_yaml_overrides, model_config
+from stt_tracker_ros.evaluation.opencv_trackers import csrt_tracker
 from stt_tracker_ros.export.onnx_export import export_onnx
+from stt_tracker_ros.model.checkpoint import load_stark
 from stt_tracker_ros.model.stark import build_stark
 from stt_tracker_ros.tracking.cuda_graph import GraphedStark
-from stt_tracker_ros.tracking.factory import prepare_for_inference
+from stt_tracker_ros.tracking.factory import DEFAULT_CHECKPOINT, prepare_for_inference
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark
 from stt_tracker_ros.tracking.tracker import StarkTracker
@@ -110,7 +116,7 @@ def setup_line(device: str, frames: int, warmup: int, targets: int) -> dict:
 
 def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
     """The options both benchmark scripts share: network, device, frame, frames, targets."""
-    parser.add_argument('--variant', default='st50', choices=('s50', 'st50', 'st101'))
+    parser.add_argument('--variant', default='st50', choices=tuple(VARIANTS))
     parser.add_argument('--model-config', default='',
                         help='YAML of ModelConfig overrides applied to --variant '
                         '(e.g. config/models/stark_st_compact.yaml)')
@@ -132,8 +138,42 @@ def network_and_frame(args: argparse.Namespace) -> tuple[ModelConfig, np.ndarray
     return network, frame
 
 
+def named_network(name: str) -> ModelConfig:
+    """A variant by name, or 'default': the network of the model shipped in the package."""
+    return load_stark(DEFAULT_CHECKPOINT).config if name == 'default' else model_config(name)
+
+
+def time_backends(network: ModelConfig, backends: list[str], frame: np.ndarray,
+                  args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+    """Median and p95 milliseconds per frame of `network` under each backend, printed as they
+    come; a backend that fails is reported and skipped."""
+    size = f'{frame.shape[1]}x{frame.shape[0]}'
+    results = {}
+    for backend in backends:
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                model = build_model(backend, network, args.device, folder)
+                tracker = (MultiTargetTracker(model) if args.targets > 1
+                           else StarkTracker(model))
+                times = measure(tracker, frame, args.frames, args.warmup, args.targets) * 1000
+        except (RuntimeError, ImportError, ValueError) as error:   # report, time the others
+            print(f'{network.name} {backend:10s} failed: {error}', flush=True)
+            continue
+        results[backend] = report(network.name, backend, size, args.targets, times)
+    return results
+
+
+def report(name: str, backend: str, size: str, targets: int,
+           times: np.ndarray) -> tuple[float, float]:
+    """Print one result line; returns (median, p95) in milliseconds."""
+    median, p95 = float(np.median(times)), float(np.percentile(times, 95))
+    print(f'{name} {backend:10s} {size:>9s} x{targets:<2d}  median {median:8.1f} ms  '
+          f'p95 {p95:8.1f} ms', flush=True)
+    return median, p95
+
+
 def main() -> None:
-    """Parse arguments, time each backend, print the results."""
+    """Parse arguments, time each backend (of each network), print the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_setting_arguments(parser)
     parser.add_argument('--backends', nargs='+', default=['eager', 'onnx'],
@@ -144,28 +184,31 @@ def main() -> None:
                         'branch replayed as a CUDA graph; compiled-graph-half: graph-half of '
                         'the torch.compile search branch; onnx: ONNX Runtime')
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
+    parser.add_argument('--networks', nargs='+', choices=(*VARIANTS, 'default', 'csrt'),
+                        help='time these networks in turn instead of --variant/--model-config '
+                        '(default: the shipped model; csrt: OpenCV CSRT, one target)')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     network, frame = network_and_frame(args)
     results = {}
-    for backend in args.backends:
-        try:
-            with tempfile.TemporaryDirectory() as folder:
-                model = build_model(backend, network, args.device, folder)
-                tracker = (MultiTargetTracker(model) if args.targets > 1
-                           else StarkTracker(model))
-                times = measure(tracker, frame, args.frames, args.warmup, args.targets) * 1000
-        except (RuntimeError, ImportError, ValueError) as error:   # report, time the others
-            print(f'{network.name} {backend:10s} failed: {error}', flush=True)
+    for name in args.networks or [network.name]:
+        if name == 'csrt':
+            if args.targets == 1:   # OpenCV's tracker follows one target
+                times = measure(csrt_tracker(), frame, args.frames, args.warmup) * 1000
+                results['csrt'] = report('csrt', 'opencv', args.size, 1, times)
             continue
-        median, p95 = float(np.median(times)), float(np.percentile(times, 95))
-        results[backend] = (median, p95)
-        print(f'{network.name} {backend:10s} {args.size:>9s} x{args.targets:<2d}  '
-              f'median {median:8.1f} ms  p95 {p95:8.1f} ms', flush=True)
-    if 'eager' in results:
-        for backend, (median, _) in results.items():
-            print(f'speed-up of {backend} over eager float32: {results["eager"][0] / median:.2f}x')
+        if args.networks:
+            network = named_network(name)
+        for backend, timing in time_backends(network, args.backends, frame, args).items():
+            results[f'{network.name} {backend}'] = timing
+    for label, (median, _) in results.items():
+        name, _, backend = label.partition(' ')
+        eager = results.get(f'{name} eager')
+        if eager and backend != 'eager':
+            print(f'speed-up of {label} over {name} eager float32: {eager[0] / median:.2f}x')
+        if 'csrt' in results and name != 'csrt':
+            print(f'{label}: {results["csrt"][0] / median:.2f}x the frame rate of CSRT')
     print('setup:', json.dumps(setup_line(args.device, args.frames, args.warmup, args.targets)))
 
 

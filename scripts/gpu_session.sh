@@ -78,7 +78,9 @@ step gpu-tests 150 "$PYTHON" -m pytest -q -m gpu -rA test/model test/tracking te
 wait "$stage1"
 train 2 110 1.0
 for stage in 1 2; do
-    newest=$(ls "$RUN/stage$stage"/ckpt_ep*.pth.tar 2>/dev/null | sort | tail -1)
+    newest=$("$PYTHON" -c 'import sys
+from stt_tracker_ros.training.checkpoints import latest_checkpoint, stage_dir
+print(latest_checkpoint(stage_dir(sys.argv[1], int(sys.argv[2]))) or "")' "$RUN" "$stage")
     if [[ -n $newest ]]; then
         step "export-stage$stage" 30 "$PYTHON" -m stt_tracker_ros.cli convert "$newest" \
             "$OUT/stage$stage.safetensors" --half

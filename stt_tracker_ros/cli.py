@@ -3,6 +3,8 @@ import argparse
 import logging
 import sys
 
+from stt_tracker_ros.config import VARIANTS
+
 
 def _verdict(check) -> str:
     """'ok' / 'FAIL' for a held item; 'info' for one only reported (reduced precision)."""
@@ -14,7 +16,7 @@ def _verdict(check) -> str:
 def _parity(args: argparse.Namespace) -> int:
     import torch
 
-    from stt_tracker_ros.parity import VARIANTS, run_parity
+    from stt_tracker_ros.parity import run_parity
 
     # TF32 convolutions (cuDNN's default) would blur a float32 comparison on Ampere and later.
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
@@ -33,8 +35,10 @@ def _parity(args: argparse.Namespace) -> int:
 def _convert(args: argparse.Namespace) -> int:
     from stt_tracker_ros.model.checkpoint import convert_to_safetensors
 
-    model = convert_to_safetensors(args.source, args.target, args.variant, args.half)
-    print(f'wrote {args.target} (STARK-{model.config.name.upper()})')
+    model = convert_to_safetensors(args.source, args.target, args.variant, args.half,
+                                   args.fuse)
+    form = ', RepVGG fused' if args.fuse else ''
+    print(f'wrote {args.target} (STARK-{model.config.name.upper()}{form})')
     return 0
 
 
@@ -71,6 +75,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 DATASET_FORMATS = ('plain', 'got10k', 'lasot', 'trackingnet', 'coco', 'synthetic')
+# What --root must hold for each format (stt_tracker_ros.data.benchmarks and .coco).
+DATASET_LAYOUTS = {
+    'plain': 'ROOT/NAME/img/*.jpg and ROOT/NAME/groundtruth.txt',
+    'got10k': 'ROOT/val/NAME/00000001.jpg... and groundtruth.txt',
+    'lasot': 'ROOT/CLASS/CLASS-N/img/ and groundtruth.txt',
+    'trackingnet': 'ROOT/TRAIN_K/anno/NAME.txt and ROOT/TRAIN_K/frames/NAME/',
+    'coco': 'an annotations JSON file with images/ beside it',
+}
 
 
 def load_sequences(fmt: str, root: str | None, limit: int | None = None) -> list:
@@ -118,8 +130,7 @@ def tracker_settings(assignments: list[str]):
     Raises:
         ValueError: not KEY=VALUE, an unknown key, or a value TrackerConfig rejects.
     """
-    from stt_tracker_ros.config import TrackerConfig, override
-    from stt_tracker_ros.training.train_config import apply_override
+    from stt_tracker_ros.config import TrackerConfig, apply_override, override
 
     values: dict = {}
     for assignment in assignments:
@@ -127,7 +138,26 @@ def tracker_settings(assignments: list[str]):
     return override(TrackerConfig(), values)
 
 
+def evaluation_sequences(fmt: str, root: str | None, limit: int | None = None) -> list:
+    """`load_sequences`, with a one-line ValueError when `root` is missing or holds none."""
+    from pathlib import Path
+
+    if fmt != 'synthetic':
+        if not root:
+            raise ValueError(f'--root is needed with --format {fmt}')
+        if not Path(root).exists():
+            raise ValueError(f'--root {root}: no such file or folder')
+    sequences = load_sequences(fmt, root, limit)
+    if not sequences:
+        single = fmt in ('plain', 'lasot') and (Path(root) / 'groundtruth.txt').is_file()
+        hint = ('it is one sequence\'s own folder: give the folder that holds it' if single
+                else f'expected {DATASET_LAYOUTS[fmt]}')
+        raise ValueError(f'no sequence found in {root} for --format {fmt} ({hint})')
+    return sequences
+
+
 def _eval(args: argparse.Namespace) -> int:
+    from stt_tracker_ros.evaluation.report import summary_tables
     from stt_tracker_ros.evaluation.runner import evaluate
 
     config = tracker_settings(args.tracker_override)
@@ -136,15 +166,9 @@ def _eval(args: argparse.Namespace) -> int:
         name, _, rest = spec.partition('=')
         name = name if rest else spec.split(':')[0]
         factories[name] = tracker_factory(rest or spec, args.device, config)
-    sequences = load_sequences(args.format, args.root, args.limit)
+    sequences = evaluation_sequences(args.format, args.root, args.limit)
     summary = evaluate(factories, sequences, args.out)
-    print(f'{"tracker":16s} {"AUC":>6s} {"P@20":>6s} {"Pnorm":>6s} {"AO":>6s} {"SR.5":>6s} '
-          f'{"SR.75":>6s} {"fps":>7s}')
-    for name, entry in summary['trackers'].items():
-        mean = entry['mean']
-        print(f'{name:16s} {mean["auc"]:6.3f} {mean["precision_20"]:6.3f} '
-              f'{mean["norm_precision"]:6.3f} {mean["ao"]:6.3f} {mean["sr50"]:6.3f} '
-              f'{mean["sr75"]:6.3f} {mean["fps"]:7.1f}')
+    print('\n'.join(summary_tables(summary)))
     print(f'wrote {args.out}/summary.json and plots')
     return 0
 
@@ -156,8 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest='command', required=True)
 
     parity = commands.add_parser('parity', help='compare our STARK with a reference fixture')
-    parity.add_argument('fixture', help='stark_parity.npz made with the official code')
-    parity.add_argument('--variants', nargs='+', choices=('s50', 'st50', 'st101'),
+    parity.add_argument('fixture', help='stark_parity.npz or stark_lightning_parity.npz, made '
+                        'with the official code')
+    parity.add_argument('--variants', nargs='+', choices=tuple(VARIANTS),
                         help='model variants to check (default: all in the fixture)')
     parity.add_argument('--device', default='cpu', help="'cpu', 'cuda', ...")
     parity.add_argument('--dtype', default='float32', choices=('float32', 'bfloat16', 'float16'),
@@ -168,16 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser('convert', help='official checkpoint -> safetensors')
     convert.add_argument('source', help='official .pth.tar, a state dict, or safetensors')
     convert.add_argument('target', help='output .safetensors (variant kept in its metadata)')
-    convert.add_argument('--variant', choices=('s50', 'st50', 'st101'),
+    convert.add_argument('--variant', choices=tuple(VARIANTS),
                          help='check the file against this variant (default: inferred)')
     convert.add_argument('--half', action='store_true',
                          help='store the weights as float16 (half the file; loaded as float32)')
+    convert.add_argument('--fuse', action='store_true',
+                         help='STARK-Lightning: store the RepVGG blocks fused (the inference '
+                         'form, 9%% smaller) instead of the official training-time branches')
     convert.set_defaults(run=_convert)
 
     export = commands.add_parser('export', help='ONNX graphs of the template/search branches')
     export.add_argument('checkpoint', nargs='?', help='checkpoint to export')
     export.add_argument('out_dir', help='folder for template.onnx and search.onnx')
-    export.add_argument('--variant', choices=('s50', 'st50', 'st101'))
+    export.add_argument('--variant', choices=tuple(VARIANTS))
     export.add_argument('--opset', type=int, default=17)
     export.add_argument('--random-weights', action='store_true',
                         help='export an untrained network (for testing the toolchain)')
@@ -212,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format='%(levelname)s %(name)s: %(message)s')
+    from stt_tracker_ros.torch_version import TorchVersionError, check_torch
+
+    try:   # before anything imports the model code, which an old torch may not run
+        check_torch()
+    except TorchVersionError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
     from stt_tracker_ros.model.checkpoint import CheckpointError
 
     try:

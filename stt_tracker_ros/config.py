@@ -1,4 +1,4 @@
-"""Model variants and tracker settings as frozen dataclasses (YAML overrides: no unknown keys)."""
+"""Model variants and tracker settings as frozen dataclasses; YAML and KEY=VALUE overrides."""
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -6,11 +6,19 @@ from typing import Any, TypeVar
 import yaml
 
 
+BACKBONES = ('resnet', 'efficientnet_lite0', 'repvgg')
+ARCHITECTURES = ('stark', 'lightning')
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Shape of one STARK network; the defaults are STARK-ST50 (official stark_st2 baseline)."""
 
     name: str = 'st50'
+    architecture: str = 'stark'    # 'stark' (S/ST) or 'lightning' (model/stark_lightning.py)
+    # 'resnet' (official S/ST), 'efficientnet_lite0' (ImageNet, light) or 'repvgg' (Lightning,
+    # whose backbone_layers count the blocks of stage1..stage3)
+    backbone: str = 'resnet'
     backbone_layers: tuple[int, int, int] = (3, 4, 6)  # bottleneck blocks in layer1..layer3
     backbone_width: int = 64       # ResNet base width (64: ResNet-50/101; smaller: lighter)
     hidden_dim: int = 256          # transformer width, `bottleneck` output channels
@@ -26,6 +34,16 @@ class ModelConfig:
     search_size: int = 320         # search crop side in pixels
     stride: int = 16               # backbone output stride
 
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f'unknown backbone {self.backbone!r}; expected one of {BACKBONES}')
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f'unknown architecture {self.architecture!r}; expected one of '
+                             f'{ARCHITECTURES}')
+        if (self.architecture == 'lightning') != (self.backbone == 'repvgg'):
+            raise ValueError('the lightning architecture goes with the repvgg backbone, and '
+                             'only with it')
+
     @property
     def search_feat_size(self) -> int:
         """Side of the search feature map (20 for a 320 px crop)."""
@@ -36,11 +54,18 @@ VARIANTS: dict[str, ModelConfig] = {
     's50': ModelConfig(name='s50', score_head=False, num_templates=1),
     'st50': ModelConfig(name='st50'),
     'st101': ModelConfig(name='st101', backbone_layers=(3, 4, 23)),
+    # STARK-Lightning (stark_lightning_X_trt/baseline_rephead_4_lite_search5): RepVGG-A0 cut
+    # after 4 blocks of stage 3 (widths 48/96/192), one light encoder layer, RepVGG corner head.
+    'lightning': ModelConfig(name='lightning', architecture='lightning', backbone='repvgg',
+                             backbone_layers=(2, 4, 4), backbone_width=48, hidden_dim=128,
+                             encoder_layers=1, decoder_layers=0, ffn_dim=1024,
+                             head_channels=128, score_head=False, num_templates=1),
 }
 
 
 def model_config(variant: str) -> ModelConfig:
-    """Return the configuration of a published variant ('s50', 'st50' or 'st101')."""
+    """Return the configuration of a published variant ('s50', 'st50', 'st101' or
+    'lightning')."""
     try:
         return VARIANTS[variant.lower()]
     except KeyError:
@@ -74,8 +99,9 @@ Config = TypeVar('Config', ModelConfig, TrackerConfig)
 
 
 def network_config(spec: str) -> ModelConfig:
-    """A published variant by name ('s50', 'st50', 'st101'), or the path of a YAML file of
-    ModelConfig overrides applied to STARK-ST50 (e.g. config/models/stark_st_compact.yaml)."""
+    """A published variant by name ('s50', 'st50', 'st101', 'lightning'), or the path of a YAML
+    file of ModelConfig overrides applied to STARK-ST50 (e.g. config/models/stark_st_compact.yaml).
+    """
     if spec.endswith(('.yaml', '.yml')):
         return load_yaml_overrides(model_config('st50'), spec)
     return model_config(spec)
@@ -91,6 +117,13 @@ def override(config: Config, values: dict[str, Any]) -> Config:
     return replace(config, **values)
 
 
+def model_config_from_dict(values: dict[str, Any]) -> ModelConfig:
+    """The ModelConfig a plain dict records (a checkpoint's metadata, an ONNX export's manifest:
+    JSON, which stores tuples as lists); missing keys take the defaults, unknown keys raise
+    ValueError."""
+    return override(ModelConfig(), values)
+
+
 def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     """The mapping a YAML file holds (empty for an empty file); ValueError naming `what` if the
     file holds something else."""
@@ -104,3 +137,32 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
 def load_yaml_overrides(config: Config, path: str | Path) -> Config:
     """Apply the mapping stored in a YAML file to `config` (see `override`)."""
     return override(config, read_yaml_mapping(path, 'overrides'))
+
+
+def apply_override(values: dict[str, Any], assignment: str) -> None:
+    """Apply one `dotted.key=value` assignment (value parsed as YAML) to a raw mapping in place.
+
+    A dotted part addresses a nested mapping, created when missing, or a list item by its index
+    (`datasets.0.path=/data/got10k`). Used by `stt-tracker train --override` and `eval
+    --tracker-override`.
+
+    Raises:
+        ValueError: not of the form key=value, or a list index that is not a number.
+        IndexError, AttributeError, TypeError: a dotted key the mapping's structure does not
+            have (a list index out of range, a part below a plain value).
+    """
+    key, sep, text = assignment.partition('=')
+    if not sep or not key:
+        raise ValueError(f'override {assignment!r} is not of the form key=value')
+    *parents, last = key.split('.')
+    node: Any = values
+    for part in parents:
+        if isinstance(node, list):
+            node = node[int(part)]
+        else:
+            node = node.setdefault(part, {})
+    value = yaml.safe_load(text)
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value

@@ -5,6 +5,7 @@ weights generated from each tensor's name; we regenerate the same weights, run o
 tracker and report the largest absolute differences.
 """
 import math
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,12 @@ import numpy as np
 import torch
 
 from stt_tracker_ros.config import TrackerConfig, model_config
+from stt_tracker_ros.model.repvgg import fuse_repvgg
 from stt_tracker_ros.model.stark import Stark, build_stark
 from stt_tracker_ros.tracking.crop import Crop, to_model_input
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
-VARIANTS = ('s50', 'st50', 'st101')
+VARIANTS = ('s50', 'st50', 'st101', 'lightning')
 # Model outputs must agree to 1e-4; features are stored in float16 by the fixture, so they are
 # compared at float16 resolution (relative to their magnitude), for diagnosis only.
 TOLERANCE = {'pred_boxes': 1e-4, 'pred_logits': 1e-4, 'hs': 1e-3,
@@ -44,15 +46,21 @@ def named_weight(name: str, shape: tuple[int, ...], salt: int) -> torch.Tensor:
     return torch.randn(shape, generator=generator) / math.sqrt(math.prod(shape[1:]))
 
 
-def fixture_model(variant: str, salt: int, keys: list[str] | None = None) -> Stark:
-    """Build `variant` with the fixture's named weights, loaded strictly (float32, CPU)."""
+def fixture_model(variant: str, salt: int, keys: list[str] | None = None,
+                  fused: bool = True) -> Stark:
+    """Build `variant` with the fixture's named weights, loaded strictly (float32, CPU).
+
+    The weights are those of the official training-time state dict; STARK-Lightning's RepVGG
+    blocks are then fused, as the reference does before computing anything, unless `fused`
+    is False.
+    """
     model = build_stark(model_config(variant))
     state = model.state_dict()
     if keys is not None and list(keys) != list(state):
         raise ValueError(f"{variant}: fixture key list differs from the model's state dict")
     weights = {name: named_weight(name, tuple(t.shape), salt) for name, t in state.items()}
     model.load_state_dict(weights, strict=True)
-    return model.eval()
+    return (fuse_repvgg(model) if fused else model).eval()
 
 
 @dataclass
@@ -99,11 +107,17 @@ def check_model(data, variant: str, device: torch.device | str = 'cpu',
     checks = []
     templates = []
     for index in range(model.config.num_templates):
+        # One-template fixtures (Lightning) name theirs `template`, the others `template{i}`.
         prefix = f'{variant}/template{index}'
+        if f'{prefix}/image' not in data:
+            prefix = f'{variant}/template'
         tokens = model.encode(*_model_input(data, prefix, device, dtype))
         templates.append(tokens)
-        checks.append(_feature_check(variant, f'template{index}/feat', tokens.feat,
-                                     data[f'{prefix}/feat'], full))
+        for field in ('feat', 'pos'):
+            if f'{prefix}/{field}' in data:
+                checks.append(_feature_check(variant, f'{prefix.split("/")[1]}/{field}',
+                                             getattr(tokens, field), data[f'{prefix}/{field}'],
+                                             full))
     search_index = 0
     while f'{variant}/search{search_index}/image' in data:
         prefix = f'{variant}/search{search_index}'
@@ -113,8 +127,10 @@ def check_model(data, variant: str, device: torch.device | str = 'cpu',
                                          getattr(tokens, field), data[f'{prefix}/{field}'],
                                          full))
         output = model.decode(templates, tokens)
-        checks.append(Check(variant, f'search{search_index}/hs',
-                            _max_error(output.hs, data[f'{prefix}/hs']), TOLERANCE['hs'], full))
+        if f'{prefix}/hs' in data:   # decoder output: not in Lightning, which has no decoder
+            checks.append(Check(variant, f'search{search_index}/hs',
+                                _max_error(output.hs, data[f'{prefix}/hs']), TOLERANCE['hs'],
+                                full))
         checks.append(Check(variant, f'search{search_index}/pred_boxes',
                             _max_error(output.boxes, data[f'{prefix}/pred_boxes']),
                             output_tolerance))
@@ -128,9 +144,12 @@ def check_model(data, variant: str, device: torch.device | str = 'cpu',
 
 def _feature_check(variant: str, item: str, ours: torch.Tensor, reference: np.ndarray,
                    enforced: bool = True) -> Check:
-    """Features are stored as float16: allow its rounding (2**-10 relative) plus a margin."""
+    """Features stored as float16 (S/ST fixture) allow its rounding (2**-10 relative) plus a
+    margin; float32 ones (Lightning fixture) float32 rounding through the network."""
     scale = float(np.abs(reference.astype(np.float32)).max())
-    return Check(variant, item, _max_error(ours, reference), 2e-3 * max(scale, 1.0), enforced)
+    relative = 2e-3 if reference.dtype == np.float16 else 2e-5
+    return Check(variant, item, _max_error(ours, reference), relative * max(scale, 1.0),
+                 enforced)
 
 
 def fixture_frames(data) -> list[np.ndarray]:
@@ -141,10 +160,13 @@ def fixture_frames(data) -> list[np.ndarray]:
 
 
 def check_tracker(data, variant: str = 'st50') -> list[Check]:
-    """Run our tracker over the fixture's frames with the official logic (no lost state)."""
+    """Run our tracker over the fixture's frames with the official logic (no lost state).
+
+    Confidences are compared where the fixture has them (models with a score head).
+    """
     model = fixture_model(variant, int(data['salt']))
-    config = TrackerConfig(update_interval=int(data['tracker/update_interval']),
-                           lost_threshold=0.0)
+    interval = int(data.get('tracker/update_interval', TrackerConfig.update_interval))
+    config = TrackerConfig(update_interval=interval, lost_threshold=0.0)
     tracker = StarkTracker(model, config)
     frames = fixture_frames(data)
     tracker.initialize(frames[0], data['tracker/init_box'])
@@ -153,10 +175,14 @@ def check_tracker(data, variant: str = 'st50') -> list[Check]:
         result = tracker.track(frame)
         boxes.append(list(result.box_xywh))
         confidences.append(result.confidence)
-    return [Check(variant, 'tracker/boxes_px', _max_error(np.array(boxes), data['tracker/boxes']),
-                  TOLERANCE['tracker_boxes_px']),
-            Check(variant, 'tracker/conf', _max_error(np.array(confidences), data['tracker/conf']),
-                  TOLERANCE['tracker_conf'])]
+    checks = [Check(variant, 'tracker/boxes_px',
+                    _max_error(np.array(boxes), data['tracker/boxes']),
+                    TOLERANCE['tracker_boxes_px'])]
+    if 'tracker/conf' in data:
+        checks.append(Check(variant, 'tracker/conf',
+                            _max_error(np.array(confidences), data['tracker/conf']),
+                            TOLERANCE['tracker_conf']))
+    return checks
 
 
 def run_parity(path: str | Path, variants: tuple[str, ...] = VARIANTS,
@@ -164,14 +190,31 @@ def run_parity(path: str | Path, variants: tuple[str, ...] = VARIANTS,
                dtype: torch.dtype = torch.float32) -> list[Check]:
     """All model-level checks of `variants` found in the fixture, then the tracker check.
 
-    The tracker check (float32, CPU: the reference's own setting) runs only for float32.
+    The tracker check (float32, CPU: the reference's own setting) runs only for float32, on
+    the fixture's `variant` (STARK-ST50 when it names none), whatever `variants` says.
+
+    Raises:
+        ValueError: the file is not a parity fixture, or holds none of `variants`.
     """
-    with np.load(path) as archive:
-        data = {key: archive[key] for key in archive.files}
+    try:
+        archive = np.load(path)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError('a single array, not an archive')
+        with archive:
+            data = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f'{path}: not a parity fixture (.npz): {error}') from error
+    present = [v for v in variants if f'{v}/keys' in data]
+    if 'salt' not in data or not present:
+        found = sorted({key.split('/')[0] for key in data})
+        raise ValueError(f'{path}: no parity data for {", ".join(variants)} (holds: '
+                         f'{", ".join(found) or "nothing"})')
     checks = []
-    for variant in variants:
-        if f'{variant}/keys' in data:
+    try:
+        for variant in present:
             checks += check_model(data, variant, device, dtype)
-    if 'tracker/init_box' in data and dtype == torch.float32:
-        checks += check_tracker(data)
+        if 'tracker/init_box' in data and dtype == torch.float32:
+            checks += check_tracker(data, str(data.get('variant', 'st50')))
+    except KeyError as error:
+        raise ValueError(f'{path}: incomplete parity fixture, it lacks {error}') from error
     return checks

@@ -10,3 +10,9 @@ FIXTURES = Path(__file__).resolve().parent / 'fixtures'
 def parity_fixture_path() -> Path:
     """The official-code parity fixture copied into the repository."""
     return FIXTURES / 'stark_parity.npz'
+
+
+@pytest.fixture(scope='session')
+def lightning_fixture_path() -> Path:
+    """The official-code STARK-Lightning parity fixture copied into the repository."""
+    return FIXTURES / 'stark_lightning_parity.npz'

@@ -1,4 +1,5 @@
-"""ResNet-50/101 cut after layer3 (stride 16, frozen BatchNorm), written for STARK's key names."""
+"""ResNet-50/101 cut after layer3 (stride 16, frozen BatchNorm), written for STARK's key names,
+and the `backbone.0.body` holder that any body sits in."""
 import torch
 from torch import nn
 
@@ -24,6 +25,7 @@ class FrozenBatchNorm2d(nn.Module):
         return scale, self.bias - self.running_mean * scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, C, H, W] -> [B, C, H, W], normalised with the stored statistics."""
         scale, shift = self.scale_and_shift()
         return x * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1)
 
@@ -50,6 +52,7 @@ class Bottleneck(nn.Module):
                 FrozenBatchNorm2d(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, C_in, H, W] -> [B, 4 * planes, H / stride, W / stride]."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
@@ -79,21 +82,23 @@ class ResNetBody(nn.Module):
         self.out_channels = in_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 3, H, W] normalised RGB -> [B, out_channels, H/16, W/16]."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer3(self.layer2(self.layer1(x)))
 
 
 class Backbone(nn.Module):
-    """Holds the ResNet under `body`, so parameters are named `backbone.0.body.*` officially."""
+    """Holds the body under `body`, so parameters are named `backbone.0.body.*` officially."""
 
-    def __init__(self, blocks_per_layer: tuple[int, int, int], width: int = 64):
+    def __init__(self, body: nn.Module):
         super().__init__()
-        self.body = ResNetBody(blocks_per_layer, width)
+        self.body = body
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The body's output for `x`."""
         return self.body(x)
 
 
-def build_backbone(blocks_per_layer: tuple[int, int, int], width: int = 64) -> nn.ModuleList:
+def build_backbone(body: nn.Module) -> nn.ModuleList:
     """A one-element ModuleList, mirroring the official Joiner(backbone, position_encoding)."""
-    return nn.ModuleList([Backbone(blocks_per_layer, width)])
+    return nn.ModuleList([Backbone(body)])

@@ -6,15 +6,19 @@ written by `save_safetensors` (the variant is stored in their metadata).
 """
 import json
 import logging
-import zipfile
+import pickle
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from stt_tracker_ros.config import ModelConfig, model_config
+from stt_tracker_ros.config import ModelConfig, model_config, model_config_from_dict
+from stt_tracker_ros.model.pickle_globals import (PickleFormatError, is_training_object,
+                                                  pickled_globals, refused_globals)
+from stt_tracker_ros.model.repvgg import fuse_repvgg, has_fused_keys
 from stt_tracker_ros.model.stark import Stark, build_stark
+from stt_tracker_ros.torch_version import torch_version_problem
 
 log = logging.getLogger(__name__)
 _SHOWN_KEYS = 8  # keys listed per kind of mismatch in an error message
@@ -25,11 +29,11 @@ class CheckpointError(ValueError):
 
 
 class _InertObject(dict):
-    """Stands in for any pickled object whose class we refuse to import.
+    """Stands in for the official trainer's pickled objects (`lib.train...`), never imported.
 
     It accepts whatever the pickle stream hands it and keeps nothing, so no code from the
-    checkpoint's classes runs (the official files pickle their training settings and network
-    constructor beside the weights).
+    checkpoint's classes runs (the official files pickle their training settings and
+    statistics beside the weights).
     """
 
     def __init__(self, *args, **kwargs):
@@ -39,18 +43,46 @@ class _InertObject(dict):
         pass
 
 
+def _short_reason(error: BaseException) -> str:
+    """The first sentence of what torch says about a bad file, without its general advice."""
+    if isinstance(error, EOFError):
+        return 'the file ends early'
+    text = str(error).split('WeightsUnpickler error:')[-1]
+    first = next((line.strip() for line in text.splitlines() if line.strip()), '')
+    return first.split('. ')[0].rstrip('.') or type(error).__name__
+
+
 def _torch_load(path: Path) -> object:
-    """torch.load in weights-only mode, with unknown globals replaced by inert objects."""
+    """torch.load in weights-only mode, after refusing every global a STARK file does not need.
+
+    Both torch formats (zip and legacy) are checked the same way (stt_tracker_ros.model.
+    pickle_globals); the official trainer's objects become inert placeholders.
+    """
+    if torch_version_problem(torch.__version__):
+        raise CheckpointError(
+            f'{path}: reading .pth/.pth.tar checkpoints needs torch 2.6 or later, this is torch '
+            f'{torch.__version__}: pip install "torch>=2.6" (README, "On a ROS 2 system")')
     try:
-        foreign = (torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
-                   if zipfile.is_zipfile(path) else [])
-        with torch.serialization.safe_globals([(_InertObject, name) for name in foreign]):
+        names = pickled_globals(path)
+    except PickleFormatError as error:
+        raise CheckpointError(f'{path}: not a torch checkpoint: {error}') from error
+    except OSError as error:
+        raise CheckpointError(f'{path}: cannot be read: {error.strerror or error}') from error
+    refused = refused_globals(names)
+    if refused:
+        raise CheckpointError(
+            f'{path}: refused: its pickle refers to {", ".join(refused)}, which no STARK '
+            'checkpoint needs and which could run code when loaded (allowed: tensors, '
+            'collections.OrderedDict, torch.device and the official trainer\'s lib.train '
+            'objects)')
+    placeholders = [(_InertObject, name) for name in dict.fromkeys(names)
+                    if is_training_object(name)]
+    try:
+        with torch.serialization.safe_globals(placeholders):
             return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # torch raises many types for damaged or foreign files
-        lines = [line for line in str(error).splitlines() if line.strip()]
-        reason = next((line for line in lines if 'GLOBAL' in line), lines[-1] if lines else '')
-        raise CheckpointError(f'{path}: not a readable checkpoint (truncated, damaged, unsafe or '
-                              f'not a torch/safetensors file): {reason}') from error
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
+        raise CheckpointError(f'{path}: unreadable torch file (damaged, cut short or not written '
+                              f'by torch.save): {_short_reason(error)}') from error
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -65,12 +97,16 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         raise CheckpointError(f'{path}: checkpoint file not found')
     if path.suffix == '.safetensors':
         try:
-            with open(path, 'rb') as stream:
-                header_size = int.from_bytes(stream.read(8), 'little')
-                header = json.loads(stream.read(header_size))
-            return load_file(path), dict(header.get('__metadata__') or {})
-        except (SafetensorError, ValueError, OSError) as error:
-            raise CheckpointError(f'{path}: not a readable safetensors file: {error}') from error
+            with safe_open(path, framework='pt') as opened:
+                metadata = dict(opened.metadata() or {})
+            return load_file(path), metadata
+        except SafetensorError as error:
+            reason = (str(error).replace('Error while deserializing header: ', 'bad header: ')
+                      or 'unreadable')
+            raise CheckpointError(f'{path}: not a valid safetensors file (damaged, cut short or '
+                                  f'another kind of file): {reason}') from error
+        except OSError as error:
+            raise CheckpointError(f'{path}: cannot be read: {error.strerror or error}') from error
     content = _torch_load(path)
     metadata = {}
     if isinstance(content, dict) and isinstance(content.get('net'), dict):
@@ -85,7 +121,10 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 
 
 def infer_variant(state: dict[str, torch.Tensor]) -> str:
-    """Guess the published variant from the keys: score head -> ST, 23 layer3 blocks -> R101."""
+    """Guess the published variant from the keys: learned position embedding -> Lightning,
+    score head -> ST, 23 layer3 blocks -> R101."""
+    if 'pos_emb_x.row_embed.weight' in state:
+        return 'lightning'
     deep = 'backbone.0.body.layer3.22.conv1.weight' in state
     if 'cls_head.layers.0.weight' not in state:
         return 's50'
@@ -114,9 +153,7 @@ def _config_for(state: dict[str, torch.Tensor], metadata: dict[str, str],
     if variant:
         return model_config(variant)
     if 'model_config' in metadata:
-        values = json.loads(metadata['model_config'])
-        return ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
-                              for k, v in values.items()})
+        return model_config_from_dict(json.loads(metadata['model_config']))
     return model_config(metadata.get('variant') or infer_variant(state))
 
 
@@ -125,8 +162,10 @@ def load_stark(path: str | Path, variant: str | None = None) -> Stark:
 
     Args:
         path: checkpoint file (official .pth.tar, plain state dict, or our safetensors).
-        variant: 's50', 'st50' or 'st101'; taken from the file's metadata or inferred from
-            its keys when None. A given variant that does not fit the file is an error.
+        variant: 's50', 'st50', 'st101' or 'lightning'; taken from the file's metadata or
+            inferred from its keys when None. A given variant that does not fit the file is an
+            error. Lightning files may hold the training-time RepVGG branches (official) or
+            the fused form (`convert --fuse`); the model takes the file's form.
 
     Raises:
         CheckpointError: file missing, unreadable, not a checkpoint, or not of the variant.
@@ -137,6 +176,8 @@ def load_stark(path: str | Path, variant: str | None = None) -> Stark:
     except (ValueError, TypeError) as error:
         raise CheckpointError(f'{path}: {error}') from error
     model = build_stark(config)
+    if has_fused_keys(state):
+        fuse_repvgg(model)
     problems = state_dict_problems(model, state)
     if problems:
         raise CheckpointError(f'{path}: does not fit STARK-{config.name.upper()}: {problems}')
@@ -160,9 +201,20 @@ def save_safetensors(model: Stark, path: str | Path, half: bool = False) -> None
 
 
 def convert_to_safetensors(source: str | Path, target: str | Path,
-                           variant: str | None = None, half: bool = False) -> Stark:
-    """Load `source` strictly and write it as safetensors (float16 with `half`); returns the
-    loaded model."""
+                           variant: str | None = None, half: bool = False,
+                           fuse: bool = False) -> Stark:
+    """Load `source` strictly and write it as safetensors (float16 with `half`; with `fuse`,
+    STARK-Lightning's RepVGG blocks fused, the inference form); returns the written model.
+
+    Raises:
+        CheckpointError: as `load_stark`.
+        ValueError: `fuse` for a model without RepVGG blocks.
+    """
     model = load_stark(source, variant)
+    if fuse:
+        if model.config.architecture != 'lightning':
+            raise ValueError(f'--fuse applies to STARK-Lightning only, not to '
+                             f'STARK-{model.config.name.upper()}')
+        fuse_repvgg(model)
     save_safetensors(model, target, half)
     return model

@@ -65,6 +65,7 @@ class ScoreHead(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[..., dim] decoder output -> [..., 1] target-present logit."""
         for index, layer in enumerate(self.layers):
             x = layer(x)
             if index < len(self.layers) - 1:

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from stt_tracker_ros.config import ModelConfig
-from stt_tracker_ros.model.backbone import build_backbone
+from stt_tracker_ros.model.backbone import ResNetBody, build_backbone
+from stt_tracker_ros.model.efficientnet_lite import EfficientNetLiteBody
 from stt_tracker_ros.model.heads import CornerHead, ScoreHead
 from stt_tracker_ros.model.position_encoding import sine_position_encoding
 from stt_tracker_ros.model.transformer import Transformer
@@ -40,7 +41,7 @@ class Stark(nn.Module):
         self.config = config
         dim = config.hidden_dim
         # Registration order matches the official state dict.
-        self.backbone = build_backbone(config.backbone_layers, config.backbone_width)
+        self.backbone = build_backbone(build_body(config))
         self.transformer = Transformer(dim, config.num_heads, config.encoder_layers,
                                        config.decoder_layers, config.ffn_dim, config.dropout)
         self.box_head = CornerHead(dim, config.head_channels, config.search_feat_size,
@@ -58,7 +59,13 @@ class Stark(nn.Module):
                 exported graphs, which must not carry booleans).
         """
         # Channels-last convolutions are faster on CPUs (oneDNN) and GPUs (tensor cores).
-        feat = self.backbone[0](image.contiguous(memory_format=torch.channels_last))
+        return self.tokens(self.backbone[0](image.contiguous(memory_format=torch.channels_last)),
+                           mask)
+
+    def tokens(self, feat: torch.Tensor, mask: torch.Tensor) -> Tokens:
+        """Bottleneck and position encoding of body features [B, C, h, w] (as `encode`, for
+        features computed earlier, e.g. cached ones of a frozen body). `mask` is the crop's
+        [B, H, W] padding mask, or already [B, h, w]."""
         # Nearest down-sampling: cell (i, j) takes pixel (16i, 16j), as the official code does.
         small = F.interpolate(mask[None].float(), size=feat.shape[-2:]).to(mask.dtype)[0]
         pos = sine_position_encoding(small, self.config.hidden_dim).to(feat.dtype)
@@ -92,11 +99,26 @@ class Stark(nn.Module):
         return self.decode(templates, self.encode(image, mask))
 
     def forward(self, templates: Sequence[tuple[torch.Tensor, torch.Tensor]],
-                search: tuple[torch.Tensor, torch.Tensor]) -> StarkOutput:
-        """Full forward for training: lists of (image, mask) for templates, one for search."""
-        return self.decode([self.encode(*t) for t in templates], self.encode(*search))
+                search: tuple[torch.Tensor, torch.Tensor], features: bool = False
+                ) -> StarkOutput:
+        """Full forward for training: lists of (image, mask) for templates, one for search;
+        with `features`, (body features, mask) pairs instead of images (a frozen body's)."""
+        prepare = self.tokens if features else self.encode
+        return self.decode([prepare(*t) for t in templates], prepare(*search))
 
 
-def build_stark(config: ModelConfig) -> Stark:
-    """Build an untrained STARK network for `config` (random init as in the official code)."""
+def build_body(config: ModelConfig) -> nn.Module:
+    """The image body `config.backbone` names: ResNet (official variants) or EfficientNet-Lite0."""
+    if config.backbone == 'efficientnet_lite0':
+        return EfficientNetLiteBody()
+    return ResNetBody(config.backbone_layers, config.backbone_width)
+
+
+def build_stark(config: ModelConfig) -> nn.Module:
+    """Build an untrained STARK network for `config` (random init as in the official code):
+    a `Stark`, or a `StarkLightning` for the 'lightning' architecture (same interface)."""
+    if config.architecture == 'lightning':
+        # Imported here: stark_lightning builds on this module's Tokens and StarkOutput.
+        from stt_tracker_ros.model.stark_lightning import StarkLightning
+        return StarkLightning(config)
     return Stark(config)

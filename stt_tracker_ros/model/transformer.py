@@ -76,6 +76,7 @@ class EncoderLayer(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
 
     def forward(self, src: torch.Tensor, bias: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """src and pos [L, B, C], padding bias [B, 1, 1, L] -> [L, B, C]."""
         q = k = src + pos
         attended = self.self_attn(q, k, src, bias)
         src = self.norm1(src + self.dropout1(attended))
@@ -102,6 +103,8 @@ class DecoderLayer(nn.Module):
 
     def forward(self, tgt: torch.Tensor, memory: torch.Tensor, bias: torch.Tensor,
                 pos: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
+        """tgt and query_pos [Q, B, C], memory and pos [L, B, C], bias [B, 1, 1, L] ->
+        [Q, B, C]."""
         q = k = tgt + query_pos
         attended = self.self_attn(q, k, tgt)
         tgt = self.norm1(tgt + self.dropout1(attended))
@@ -119,6 +122,7 @@ class Encoder(nn.Module):
         self.layers = nn.ModuleList(layers)
 
     def forward(self, src: torch.Tensor, bias: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """Each layer in turn; shapes as `EncoderLayer.forward`."""
         for layer in self.layers:
             src = layer(src, bias, pos)
         return src
@@ -134,6 +138,7 @@ class Decoder(nn.Module):
 
     def forward(self, tgt: torch.Tensor, memory: torch.Tensor, bias: torch.Tensor,
                 pos: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
+        """Each layer in turn, then the norm; shapes as `DecoderLayer.forward`."""
         for layer in self.layers:
             tgt = layer(tgt, memory, bias, pos, query_pos)
         return self.norm(tgt)

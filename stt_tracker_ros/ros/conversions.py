@@ -11,9 +11,8 @@ from vision_msgs.msg import (BoundingBox2D, Detection2D, Detection2DArray, Objec
                              ObjectHypothesisWithPose)
 
 from stt_tracker_ros.msg import TrackStatus
+from stt_tracker_ros.tracking.boxes import BoxXYWH
 from stt_tracker_ros.tracking.result import TrackState
-
-BoxXYWH = tuple[float, float, float, float]
 
 
 def stamp_to_ns(stamp) -> int:
@@ -54,7 +53,7 @@ def make_detection(header: Header, box_xywh: BoxXYWH, confidence: float, class_i
     Args:
         header: header of the image the box belongs to (stamp and frame_id are copied).
         box_xywh: (x, y, w, h) in pixels.
-        confidence: score-head confidence in [0, 1].
+        confidence: score-head confidence in [0, 1]; NaN from a model without a score head.
         class_id: label written to `results[0].hypothesis.class_id`.
         target_id: identity kept across messages, written to `id`.
     """
@@ -76,18 +75,20 @@ def make_detection_array(header: Header, detections: list[Detection2D]) -> Detec
 def make_status(header: Header, target_id: str = '', state: TrackState = TrackState.IDLE,
                 confidence: float = 0.0, template_updated: bool = False,
                 latency_ms: float = 0.0, frames_dropped: int = 0,
-                message: str = '') -> TrackStatus:
+                message: str = '', frames_lost_upstream: int = 0) -> TrackStatus:
     """TrackStatus for one frame or one rejected input.
 
     Args:
         header: header of the image concerned (or of the init message when there is none).
         target_id: current target's id, '' without a target.
         state: IDLE, TRACKING or LOST.
-        confidence: score-head confidence in [0, 1]; 0.0 when nothing was tracked.
+        confidence: score-head confidence in [0, 1]; 0.0 when nothing was tracked; NaN from a
+            model without a score head.
         template_updated: the dynamic template was refreshed on this frame.
         latency_ms: image receipt to publication.
         frames_dropped: frames replaced by newer ones since start.
         message: '' when all is well, otherwise what went wrong.
+        frames_lost_upstream: frames estimated lost before the node since start.
     """
     status = TrackStatus()
     status.header = header
@@ -98,4 +99,5 @@ def make_status(header: Header, target_id: str = '', state: TrackState = TrackSt
     status.latency_ms = float(latency_ms)
     status.frames_dropped = int(frames_dropped)
     status.message = message
+    status.frames_lost_upstream = int(frames_lost_upstream)
     return status

@@ -1,4 +1,6 @@
 """Draw the tracked box, score and state on an RGB frame (~/debug_image and the demo video)."""
+import math
+
 import cv2
 import numpy as np
 
@@ -29,7 +31,7 @@ def draw_overlay(rgb: np.ndarray, box_xywh=None, state: TrackState = TrackState.
         rgb: [H, W, 3] uint8 RGB frame (left untouched).
         box_xywh: tracked box (x, y, w, h) in pixels, or None.
         state: colours the box and names the state in the caption.
-        confidence: score shown in the caption, or None.
+        confidence: score shown in the caption; None or NaN (no score head) for none.
         target_id: shown in the caption.
         note: extra caption text (e.g. an error or 'dropped').
         truth_xywh: optional ground-truth box drawn thin in blue (demo only).
@@ -49,7 +51,7 @@ def draw_overlay(rgb: np.ndarray, box_xywh=None, state: TrackState = TrackState.
     parts = [TrackState(state).name]
     if target_id:
         parts.append(f'id {target_id}')
-    if confidence is not None:
+    if confidence is not None and not math.isnan(confidence):
         parts.append(f'score {confidence:.2f}')
     if note:
         parts.append(note)

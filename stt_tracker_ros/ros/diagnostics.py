@@ -1,14 +1,16 @@
 """The tracker node's health on /diagnostics, as ROS 2 drivers report theirs.
 
-`HealthMonitor` counts, between two reports, the frames received and tracked, their latencies
-and the problems met (rejected input, failed tracking steps). `report` turns one such period and
+`HealthMonitor` counts, between two reports, the frames received and tracked, their latencies,
+the frames lost before the node (estimated from the image stamps, `upstream_loss`) and the
+problems met (rejected input, failed tracking steps). `report` turns one such period and
 the targets' current states into a `diagnostic_msgs/DiagnosticStatus`; the node publishes it in a
 `DiagnosticArray` on `/diagnostics` every `diagnostics_period` seconds, where rqt_robot_monitor,
 the diagnostic aggregator and `ros2 topic echo` read it. Levels:
 
   ERROR  a tracking step failed in this period (e.g. a device error; the node keeps running)
   WARN   no image arrived for longer than the stale time (or none yet: check the remap),
-         a target is LOST, or some input was rejected in this period
+         a target is LOST, at least LOSS_WARN_FRACTION of the frames the camera sent in this
+         period never arrived, or some input was rejected in this period
   OK     otherwise; the message says what the node is doing
 """
 import statistics
@@ -18,7 +20,10 @@ from collections.abc import Callable, Mapping
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
+from stt_tracker_ros.ros.upstream_loss import UpstreamLossEstimator
 from stt_tracker_ros.tracking.result import TrackState
+
+LOSS_WARN_FRACTION = 0.1   # WARN when this share of the frames sent in a period was lost
 
 
 def tracker_details(tracker, checkpoint: str, device: str, half: bool) -> dict[str, str]:
@@ -57,15 +62,23 @@ class HealthMonitor:
         self._lock = threading.Lock()
         self._started = self._period_start = clock()
         self._last_image: float | None = None
-        self._received = self._tracked = self._rejected = self._failed = 0
+        self._received = self._tracked = self._rejected = self._failed = self._lost = 0
         self._latencies_ms: list[float] = []
         self._last_problem = ''
+        self._loss = UpstreamLossEstimator()
 
-    def image_received(self) -> None:
-        """An image message arrived (tracked or not)."""
+    def image_received(self, stamp_ns: int = 0) -> None:
+        """An image message arrived (tracked or not); `stamp_ns` is its header stamp (0: none)."""
         with self._lock:
             self._received += 1
             self._last_image = self._clock()
+            self._lost += self._loss.add(stamp_ns)
+
+    @property
+    def frames_lost_upstream(self) -> int:
+        """Frames the camera sent that never arrived, since start (an estimate from stamps)."""
+        with self._lock:
+            return self._loss.lost
 
     def frame_tracked(self, latency_ms: float) -> None:
         """A frame went through the tracker; `latency_ms` from receipt to publication."""
@@ -96,12 +109,14 @@ class HealthMonitor:
             elapsed = max(now - self._period_start, 1e-9)
             period = (self._received / elapsed, self._tracked / elapsed,
                       list(self._latencies_ms), self._rejected, self._failed)
+            received, lost_upstream, lost_total = self._received, self._lost, self._loss.lost
+            interval_ns = self._loss.interval_ns
             silent_s = now - (self._last_image if self._last_image is not None
                               else self._started)
             seen_image = self._last_image is not None
             last_problem = self._last_problem
             self._period_start = now
-            self._received = self._tracked = self._rejected = self._failed = 0
+            self._received = self._tracked = self._rejected = self._failed = self._lost = 0
             self._latencies_ms.clear()
         input_hz, tracked_hz, latencies, rejected, failed = period
         lost = [i for i, state in targets.items() if state == TrackState.LOST]
@@ -114,6 +129,10 @@ class HealthMonitor:
                 else f'no image received on {self._topic} yet (check the remapping)')
         elif lost:
             level, message = DiagnosticStatus.WARN, f'target {", ".join(lost)} LOST'
+        elif lost_upstream and lost_upstream >= LOSS_WARN_FRACTION * (received + lost_upstream):
+            level, message = DiagnosticStatus.WARN, (
+                f'{lost_upstream} of {received + lost_upstream} frames sent on {self._topic} '
+                'never arrived (estimated from the stamps; see the README on DDS transports)')
         elif rejected:
             level, message = DiagnosticStatus.WARN, (
                 f'{rejected} input(s) rejected: {last_problem}')
@@ -131,6 +150,8 @@ class HealthMonitor:
             'latency median (ms)': f'{statistics.median(latencies):.1f}' if latencies else '',
             'latency max (ms)': f'{max(latencies):.1f}' if latencies else '',
             'frames dropped (total)': str(frames_dropped),
+            'frames lost upstream (total, estimated)': str(lost_total),
+            'image stamp interval (ms)': f'{interval_ns / 1e6:.1f}' if interval_ns else '',
             'targets': ', '.join(f'{i}: {s.name}' for i, s in targets.items()) or 'none',
             'last problem': last_problem,
             **self._details,

@@ -5,6 +5,7 @@ TRACKING target (LOST ones too with `publish_when_lost`; none while idle), ~/det
 message per such target, ~/status one message per target and frame, and one for every rejected
 input.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rclpy.node import Node
@@ -31,8 +32,12 @@ class TargetResult:
 class TrackerOutputs:
     """Publishers of ~/detection, ~/detections, ~/status and ~/debug_image."""
 
-    def __init__(self, node: Node):
-        """Create the publishers on `node` (reliable; the debug image keeps only the last)."""
+    def __init__(self, node: Node, lost_upstream: Callable[[], int] = lambda: 0):
+        """Create the publishers on `node` (reliable; the debug image keeps only the last).
+
+        `lost_upstream` gives the frames estimated lost before the node, for every status.
+        """
+        self._lost_upstream = lost_upstream
         self._detection = node.create_publisher(Detection2D, '~/detection', 10)
         self._detections = node.create_publisher(Detection2DArray, '~/detections', 10)
         self._status = node.create_publisher(TrackStatus, '~/status', 10)
@@ -60,19 +65,22 @@ class TrackerOutputs:
         for r in results:
             self._status.publish(make_status(
                 header, r.target_id, r.result.state, r.result.confidence,
-                r.result.template_updated, r.latency_ms, frames_dropped))
+                r.result.template_updated, r.latency_ms, frames_dropped,
+                frames_lost_upstream=self._lost_upstream()))
 
     def idle(self, header: Header, latency_ms: float, frames_dropped: int, message: str) -> None:
         """A frame seen without tracking: an empty array and an IDLE status saying why."""
         self._detections.publish(make_detection_array(header, []))
         self._status.publish(make_status(header, latency_ms=latency_ms,
-                                         frames_dropped=frames_dropped, message=message))
+                                         frames_dropped=frames_dropped, message=message,
+                                         frames_lost_upstream=self._lost_upstream()))
 
     def status(self, header: Header, target_id: str, state: TrackState, frames_dropped: int,
                message: str, latency_ms: float = 0.0) -> None:
         """A status without a new result (rejected input, reset, ...)."""
         self._status.publish(make_status(header, target_id, state, latency_ms=latency_ms,
-                                         frames_dropped=frames_dropped, message=message))
+                                         frames_dropped=frames_dropped, message=message,
+                                         frames_lost_upstream=self._lost_upstream()))
 
     def initialised(self, header: Header, target_id: str, box_xywh, class_id: str,
                     frames_dropped: int, source: str) -> None:
@@ -80,7 +88,8 @@ class TrackerOutputs:
         self._detection.publish(make_detection(header, box_xywh, 1.0, class_id, target_id))
         self._status.publish(make_status(header, target_id, TrackState.TRACKING, 1.0,
                                          frames_dropped=frames_dropped,
-                                         message=f'initialised from {source}'))
+                                         message=f'initialised from {source}',
+                                         frames_lost_upstream=self._lost_upstream()))
 
     def debug(self, header: Header, rgb, results: list[TargetResult],
               frames_dropped: int) -> None:

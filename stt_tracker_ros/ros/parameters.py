@@ -63,7 +63,7 @@ _DESCRIPTORS: dict[str, ParameterDescriptor] = {
         description="STARK checkpoint file (.pth.tar, .pth or .safetensors); '' uses the "
                     'default model installed with the package', read_only=True),
     'variant': ParameterDescriptor(
-        description="'s50', 'st50' or 'st101'; '' infers it from the checkpoint",
+        description="'s50', 'st50', 'st101' or 'lightning'; '' infers it from the checkpoint",
         read_only=True),
     'device': ParameterDescriptor(
         description="torch device: 'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...",

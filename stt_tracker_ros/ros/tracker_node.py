@@ -21,7 +21,9 @@ worker thread (stt_tracker_ros.ros.worker), which decodes, tracks and publishes;
 enable and parameter callbacks run on the executor in another callback group. One lock guards
 the tracker and the targets; a frame not newer than a target's init frame is skipped for all
 targets. Bad input is answered with a throttled warning and a TrackStatus
-whose `message` says what was wrong; it never stops the node or changes the track.
+whose `message` says what was wrong; it never stops the node or changes the track. Every callback
+(and the worker's step) goes through `callback_guard.guarded`: an exception that escapes one is
+logged, counted on /diagnostics and reported on ~/status like bad input, and the node spins on.
 """
 import sys
 import threading
@@ -42,6 +44,7 @@ from std_msgs.msg import Header, String
 from std_srvs.srv import SetBool, Trigger
 from vision_msgs.msg import BoundingBox2D, Detection2D
 
+from stt_tracker_ros.ros.callback_guard import guarded, parameters_refused, service_failure
 from stt_tracker_ros.ros.conversions import bbox_to_xywh, stamp_to_ns
 from stt_tracker_ros.ros.diagnostics import HealthMonitor, tracker_details
 from stt_tracker_ros.ros.frame_cache import FrameCache, ReceivedFrame
@@ -49,10 +52,12 @@ from stt_tracker_ros.ros.image_decoding import (ImageDecodeError, check_image,
                                                 compressed_to_rgb, image_to_rgb)
 from stt_tracker_ros.ros.outputs import TargetResult, TrackerOutputs
 from stt_tracker_ros.ros.parameters import NodeParameters, apply_changes, declare_parameters
+from stt_tracker_ros.ros.python_logging import forward_to_ros
 from stt_tracker_ros.ros.worker import NewestWorker
 from stt_tracker_ros.tracking.result import InvalidBoxError, InvalidFrameError, TrackState
 
 WARN_PERIOD_S = 5.0   # one log line per kind of problem per period
+IDLE_LOG_PERIOD_S = 60.0   # the "no target" line: once, then at most once a minute
 STALE_IMAGE_S = 2.0   # /diagnostics warns after this long without an image (at least 2 periods)
 
 
@@ -82,11 +87,13 @@ def default_tracker_factory(params: NodeParameters):
 
 @dataclass
 class Target:
-    """One followed object: its id and the frame it was initialised on."""
+    """One followed object: its id, the frame it was initialised on, its reported state and
+    how many tracking steps in a row failed (`lost_patience` of them make it LOST)."""
 
     target_id: str
     init_seq: int
     state: TrackState = TrackState.TRACKING
+    failed_steps: int = 0
 
 
 class TrackerNode(Node):
@@ -107,6 +114,7 @@ class TrackerNode(Node):
             Exception: whatever the factory raises (CheckpointError names the file).
         """
         super().__init__(node_name, **node_kwargs)
+        forward_to_ros(self.get_logger())   # the model code's warnings, as this node's lines
         self._params = declare_parameters(self)
         self._tracker = (tracker_factory or default_tracker_factory)(self._params)
         self._tracker.config = self._params.tracker_config(self._tracker.config)
@@ -116,8 +124,7 @@ class TrackerNode(Node):
         self._seq = 0
         self._last_warning: dict[str, float] = {}
         self._frames = FrameCache(self._params.frame_cache_size)
-        self._worker = NewestWorker(self.process_frame, 'stt-tracker-inference',
-                                    self._on_worker_error)
+        self._worker = NewestWorker(self.process_frame, 'stt-tracker-inference')
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._create_interfaces()
         self.get_logger().info(
@@ -145,7 +152,7 @@ class TrackerNode(Node):
                                  callback_group=control)
         self.create_subscription(String, '~/remove_target', self._on_remove_target, 10,
                                  callback_group=control)
-        self.outputs = TrackerOutputs(self)
+        self.outputs = TrackerOutputs(self, lambda: self._health.frames_lost_upstream)
         self.create_service(Trigger, '~/reset', self._on_reset, callback_group=control)
         self.create_service(SetBool, '~/enable', self._on_enable, callback_group=control)
         self._create_diagnostics(control)
@@ -161,6 +168,7 @@ class TrackerNode(Node):
             self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
             self.create_timer(period, self.publish_diagnostics, callback_group=group)
 
+    @guarded('diagnostics')
     def publish_diagnostics(self) -> None:
         """Publish the health of the last period on /diagnostics (the timer calls it)."""
         with self._lock:
@@ -183,20 +191,23 @@ class TrackerNode(Node):
         super().destroy_node()
 
     # ---- images -------------------------------------------------------------------------------
+    @guarded('image')
     def _on_image(self, msg: Image) -> None:
         self._receive(msg, compressed=False)
 
+    @guarded('image')
     def _on_compressed(self, msg: CompressedImage) -> None:
         self._receive(msg, compressed=True)
 
     def _receive(self, msg, compressed: bool) -> None:
         self._seq += 1
-        self._health.image_received()
-        frame = ReceivedFrame(msg, self._seq, stamp_to_ns(msg.header.stamp), time.monotonic(),
-                              compressed)
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        self._health.image_received(stamp_ns)
+        frame = ReceivedFrame(msg, self._seq, stamp_ns, time.monotonic(), compressed)
         self._frames.add(frame)
         self._worker.submit(frame)
 
+    @guarded('frame processing')
     def process_frame(self, frame: ReceivedFrame) -> None:
         """Decode, track and publish one frame (runs on the worker thread)."""
         with self._lock:
@@ -234,13 +245,11 @@ class TrackerNode(Node):
                 self._publish_rejected_frame(frame, targets, f'frame ignored: {error}')
                 return []
             except Exception as error:  # noqa: BLE001 - e.g. a device error: keep running
-                self._warn('track', f'tracking failed: {type(error).__name__}: {error}',
-                           error=True)
-                self._publish_rejected_frame(frame, targets, f'tracking failed: {error}')
+                self._step_failed(frame, targets, error)
                 return []
             changes = [(target, target.state, results[target.target_id]) for target in targets]
             for target, _, result in changes:
-                target.state = result.state
+                target.state, target.failed_steps = result.state, 0
         latency_ms = (time.monotonic() - frame.received) * 1000.0
         for target, previous, result in changes:
             if previous != result.state:
@@ -250,6 +259,23 @@ class TrackerNode(Node):
         return [TargetResult(target.target_id, result, latency_ms)
                 for target, _, result in changes]
 
+    def _step_failed(self, frame: ReceivedFrame, targets: list[Target],
+                     error: Exception) -> None:
+        """Report a tracking step that raised (called with the lock held). A step that fails
+        `lost_patience` times in a row makes its targets LOST: a failing tracker must not go on
+        saying TRACKING."""
+        message = f'tracking failed: {type(error).__name__}: {error}'
+        self._warn('track', message, error=True)
+        for target in targets:
+            target.failed_steps += 1
+            if (target.state == TrackState.TRACKING
+                    and target.failed_steps >= self._params.lost_patience):
+                target.state = TrackState.LOST
+                self.get_logger().warning(
+                    f'target {target.target_id}: TRACKING -> LOST ({target.failed_steps} '
+                    f'tracking steps in a row failed)')
+        self._publish_rejected_frame(frame, targets, message)
+
     def _decode(self, frame: ReceivedFrame):
         return compressed_to_rgb(frame.msg) if frame.compressed else image_to_rgb(frame.msg)
 
@@ -257,7 +283,8 @@ class TrackerNode(Node):
         with self._lock:
             reason = ('tracking disabled (call ~/enable to resume)' if not self._enabled
                       else 'no target: send a box on ~/init_box or ~/init')
-        self._warn('idle', f'{reason}; frames are not tracked', info=True)
+        self.get_logger().info(f'{reason}; frames are not tracked',
+                               throttle_duration_sec=IDLE_LOG_PERIOD_S)
         if not frame.compressed:
             try:
                 check_image(frame.msg)
@@ -280,14 +307,24 @@ class TrackerNode(Node):
             self.outputs.status(frame.msg.header, target.target_id, target.state,
                                 self.frames_dropped, message, latency_ms)
 
-    def _on_worker_error(self, error: BaseException) -> None:
-        self._warn('worker', f'frame processing failed: {type(error).__name__}: {error}',
-                   error=True)
+    def callback_failed(self, what: str, text: str, args: tuple) -> None:
+        """Report a callback that raised (see callback_guard): a throttled error log, a failure
+        on /diagnostics, and a status per target (states unchanged) with the image's header
+        when the callback had a message with one."""
+        self._warn('failed ' + what, text, error=True)
+        header = next((h for h in (getattr(getattr(a, 'msg', a), 'header', None) for a in args)
+                       if isinstance(h, Header)), None) or self._newest_header()
+        with self._lock:
+            targets = [(target.target_id, target.state) for target in self._targets.values()]
+        for target_id, state in targets or [('', TrackState.IDLE)]:
+            self.outputs.status(header, target_id, state, self.frames_dropped, text)
 
     # ---- init, reset, enable ------------------------------------------------------------------
+    @guarded('~/init_box')
     def _on_init_box(self, msg: BoundingBox2D) -> None:
         self._start_target(self._frames.newest(), bbox_to_xywh(msg), '~/init_box', None)
 
+    @guarded('~/init')
     def _on_init(self, msg: Detection2D) -> None:
         stamp_ns = stamp_to_ns(msg.header.stamp)
         if stamp_ns == 0:   # unstamped (e.g. typed by hand): use the newest frame
@@ -345,11 +382,12 @@ class TrackerNode(Node):
                             target.state if target else TrackState.IDLE, self.frames_dropped,
                             message)
 
+    @guarded('~/reset', service_failure)
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response):
         with self._lock:
             forgotten = list(self._targets)
+            self._tracker.clear()   # first: if it fails, the targets stay as they were
             self._targets = {}
-            self._tracker.clear()
         response.success = True
         response.message = (f'target {", ".join(forgotten)} forgotten' if forgotten
                             else 'no target to forget')
@@ -358,6 +396,7 @@ class TrackerNode(Node):
                             'reset: ' + response.message)
         return response
 
+    @guarded('~/remove_target')
     def _on_remove_target(self, msg: String) -> None:
         target_id = msg.data.strip()
         with self._lock:
@@ -378,6 +417,7 @@ class TrackerNode(Node):
         newest = self._frames.newest()
         return newest.msg.header if newest else Header()
 
+    @guarded('~/enable', service_failure)
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response):
         with self._lock:
             self._enabled = bool(request.data)
@@ -387,6 +427,7 @@ class TrackerNode(Node):
         return response
 
     # ---- parameters and logging ---------------------------------------------------------------
+    @guarded('parameter change', parameters_refused)
     def _on_set_parameters(self, changes):
         updated, result = apply_changes(self._params, changes)
         if result.successful:
@@ -395,20 +436,17 @@ class TrackerNode(Node):
                 self._tracker.config = updated.tracker_config(self._tracker.config)
         return result
 
-    def _warn(self, kind: str, text: str, info: bool = False, error: bool = False) -> None:
+    def _warn(self, kind: str, text: str, error: bool = False) -> None:
         """Log `text` unless a line of the same `kind` was logged in the last WARN_PERIOD_S;
-        every problem (not `info`) also counts in the next /diagnostics report."""
-        if not info:
-            self._health.problem(text, failure=error)
+        every problem also counts in the next /diagnostics report."""
+        self._health.problem(text, failure=error)
         now = time.monotonic()
         if now - self._last_warning.get(kind, -WARN_PERIOD_S) < WARN_PERIOD_S:
             return
         self._last_warning[kind] = now
-        # rclpy ties a severity to each logging call site, hence three separate calls.
+        # rclpy ties a severity to each logging call site, hence two separate calls.
         if error:
             self.get_logger().error(text)
-        elif info:
-            self.get_logger().info(text)
         else:
             self.get_logger().warning(text)
 

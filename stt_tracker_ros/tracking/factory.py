@@ -7,7 +7,10 @@ import torch
 from stt_tracker_ros.config import TrackerConfig, network_config
 from stt_tracker_ros.model.checkpoint import CheckpointError, load_stark
 from stt_tracker_ros.model.fusion import fold_batchnorm, merge_corner_towers
+from stt_tracker_ros.model.heads import CornerHead
+from stt_tracker_ros.model.repvgg import fuse_repvgg
 from stt_tracker_ros.model.stark import Stark, build_stark
+from stt_tracker_ros.torch_version import check_torch
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 from stt_tracker_ros.tracking.cuda_graph import GraphedStark
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark, execution_providers, is_onnx_export
@@ -45,8 +48,9 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
             Runtime runs the model, through TensorRT on CUDA where the build has it, and `half`
             asks TensorRT for float16); None or '' means the default model shipped in the
             package.
-        variant: 's50', 'st50', 'st101'; inferred from the checkpoint when None. With
-            `random_weights`, also a YAML of ModelConfig overrides (`network_config`).
+        variant: 's50', 'st50', 'st101', 'lightning'; inferred from the checkpoint when
+            None. With `random_weights`, also a YAML of ModelConfig overrides
+            (`network_config`).
         device: 'auto', 'cpu', 'cuda', 'cuda:1', ...
         half: run in float16 (CUDA) / bfloat16 (CPU).
         config: tracking settings (defaults of TrackerConfig when None).
@@ -55,9 +59,11 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
             outputs as eager, test_cuda_graph.py; the CPU ignores it).
 
     Raises:
+        TorchVersionError: torch is older than the package needs (the node's start-up check).
         CheckpointError: the checkpoint (or the default model) is missing or unusable.
         ValueError: unknown variant or unavailable device.
     """
+    check_torch()
     torch_device = resolve_device(device)
     if random_weights:
         model = build_stark(network_config(variant or 'st50'))
@@ -84,13 +90,14 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
 
 
 def prepare_for_inference(model: Stark, device: torch.device, half: bool = False) -> Stark:
-    """Fold BatchNorm into the convolutions, merge the corner towers, use channels-last
-    weights, move and cast.
+    """Fuse RepVGG blocks (Lightning), fold BatchNorm into the convolutions, merge the corner
+    towers (S/ST), use channels-last weights, move and cast.
 
     Same outputs as the loaded model (to float rounding; see test_fusion.py), fewer kernels.
     """
-    model = fold_batchnorm(model.float().eval())
-    merge_corner_towers(model.box_head)
+    model = fold_batchnorm(fuse_repvgg(model.float().eval()))
+    if isinstance(model.box_head, CornerHead):
+        merge_corner_towers(model.box_head)
     return model.to(device, resolve_dtype(device, half), memory_format=torch.channels_last)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stt_tracker_ros.config import ModelConfig
+from stt_tracker_ros.config import model_config_from_dict
 from stt_tracker_ros.export.onnx_export import MANIFEST
 from stt_tracker_ros.model.checkpoint import CheckpointError
 from stt_tracker_ros.model.stark import StarkOutput, Tokens
@@ -59,9 +59,7 @@ class OnnxStark(nn.Module):
         folder = Path(folder)
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
-            values = manifest['model_config']
-            self.config = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                         for k, v in values.items()})
+            self.config = model_config_from_dict(manifest['model_config'])
             providers = providers or ['CPUExecutionProvider']
             self._template = onnxruntime.InferenceSession(str(folder / 'template.onnx'),
                                                           providers=providers)
@@ -87,13 +85,13 @@ class OnnxStark(nn.Module):
                                    mask[b:b + 1]) for b in range(image.shape[0])]
             logits = None if outputs[0].logits is None else torch.cat([o.logits for o in outputs])
             return StarkOutput(torch.cat([o.boxes for o in outputs]), logits, torch.empty(0))
-        boxes, logits = self._search.run(None, {
+        outputs = self._search.run(None, {
             'image': image.float().cpu().numpy(), 'mask': mask.float().cpu().numpy(),
             'template_feat': _joined(templates, 'feat', axis=0),
             'template_mask': _joined(templates, 'mask', axis=1),
             'template_pos': _joined(templates, 'pos', axis=0)})
-        logits = torch.from_numpy(logits) if self.config.score_head else None
-        return StarkOutput(torch.from_numpy(boxes), logits, torch.empty(0))
+        logits = torch.from_numpy(outputs[1]) if self.config.score_head else None
+        return StarkOutput(torch.from_numpy(outputs[0]), logits, torch.empty(0))
 
 
 def _joined(templates: list[Tokens], field: str, axis: int) -> np.ndarray:

@@ -1,5 +1,6 @@
 """STARK tracking loop: init template, search crop per frame, dynamic template, lost state."""
 import logging
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -28,12 +29,12 @@ class SearchInput(NamedTuple):
 def read_outputs(output: StarkOutput) -> list[list[float]]:
     """Boxes and confidences of a batch as [cx, cy, w, h, confidence] rows (normalised box).
 
-    This is the one host-device synchronisation of a frame. STARK-S has no score head: its
-    confidence is 1.0.
+    This is the one host-device synchronisation of a frame. Models without a score head
+    (STARK-S, STARK-Lightning) compute no confidence: theirs is NaN.
     """
     boxes = output.boxes.float()
     if output.logits is None:
-        scores = torch.ones_like(boxes[:, :1])
+        scores = torch.full_like(boxes[:, :1], math.nan)
     else:
         scores = output.logits.float().sigmoid()[:, None]
     return torch.cat((boxes, scores), dim=1).tolist()
@@ -57,7 +58,10 @@ class StarkTracker:
     The logic equals the official STARK-ST tracker (researchmm/Stark, lib/test/tracker/stark_st.py)
     while the target is TRACKING. On top of it: after `lost_patience` consecutive frames below
     `lost_threshold` the state becomes LOST, the search region returns to the last confident box
-    and stays there until the confidence comes back.
+    and stays there until the confidence comes back. Without a score head (STARK-S,
+    STARK-Lightning) the confidence is NaN and the state stays TRACKING, as in the official
+    trackers for those models (stark_s.py, stark_lightning_X_trt.py): without a score, nothing
+    marks a frame as lost.
     """
 
     def __init__(self, model: Stark, config: TrackerConfig | None = None,
@@ -171,6 +175,9 @@ class StarkTracker:
         return self._templates
 
     def _update_state(self, box: BoxXYWH, confidence: float) -> None:
+        if math.isnan(confidence):   # no score head: no evidence for LOST
+            self._box = self._confident_box = box
+            return
         confident = confidence >= self.config.lost_threshold
         if confident:
             if self._state == TrackState.LOST:

@@ -1,7 +1,10 @@
 """`stt-tracker eval` runs named trackers over a data set and writes the summary and plots."""
 import json
+import re
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from stt_tracker_ros.cli import main, tracker_factory, tracker_settings
@@ -18,8 +21,53 @@ def test_eval_command_on_synthetic_scenes(tmp_path, capsys):
     assert set(summary['trackers']) == {'csrt', 'fast'}
     assert summary['trackers']['csrt']['mean']['auc'] > 0.3
     assert (out / 'success.png').stat().st_size > 1000
-    table = capsys.readouterr().out
-    assert 'csrt' in table and 'fast' in table and 'AUC' in table
+    lines = capsys.readouterr().out.splitlines()
+    assert 'AUC' in lines[0] and 'sequence' in lines[0]
+    # One row per sequence and tracker with that sequence's figures, then one mean per tracker.
+    per_sequence = summary['trackers']['csrt']['sequences']['synthetic_00']
+    (row,) = [line for line in lines if line.startswith('synthetic_00')]
+    assert row.split()[1:4] == ['csrt', str(per_sequence['frames']),
+                                f'{per_sequence["auc"]:.3f}']
+    assert lines[lines.index(row) + 1].split()[0] == 'fast'
+    mean = summary['trackers']['fast']['mean']
+    (mean_row,) = [line for line in lines if line.startswith('1 sequence ') and 'fast' in line]
+    assert mean_row.split()[4] == f'{mean["auc"]:.3f}'
+
+
+def write_plain_sequence(folder, first_box='10,10,20,20') -> None:
+    """A three-frame sequence in the plain layout (NAME/img/*.jpg + groundtruth.txt)."""
+    (folder / 'img').mkdir(parents=True)
+    for index in range(1, 4):
+        cv2.imwrite(str(folder / 'img' / f'{index:08d}.jpg'), np.full((48, 64, 3), 90, np.uint8))
+    (folder / 'groundtruth.txt').write_text(f'{first_box}\n12,10,20,20\n14,10,20,20\n')
+
+
+@pytest.mark.parametrize('layout, message', [
+    ('empty', r'no sequence found in .*empty for --format plain \(expected ROOT/NAME/img/'),
+    ('one_sequence', r"no sequence found in .*seq1 for --format plain \(it is one sequence's "
+                     r'own folder: give the folder that holds it\)'),
+    ('missing', r'--root .*missing: no such file or folder'),
+    (None, r'--root is needed with --format plain'),
+])
+def test_root_without_sequences_is_one_line(tmp_path, capsys, layout, message):
+    (tmp_path / 'empty').mkdir()
+    write_plain_sequence(tmp_path / 'data' / 'seq1')
+    roots = {'empty': tmp_path / 'empty', 'one_sequence': tmp_path / 'data' / 'seq1',
+             'missing': tmp_path / 'missing'}
+    root = ['--root', str(roots[layout])] if layout else []
+    assert main(['eval', *root, '--trackers', 'kcf', '--out', str(tmp_path / 'out')]) == 2
+    error = capsys.readouterr().err
+    assert re.fullmatch(rf'error: {message}.*\n', error)
+
+
+def test_unscorable_sequences_print_dashes(tmp_path, capsys):
+    # Target absent in frame 0: the sequence is skipped, so no tracker has a mean.
+    write_plain_sequence(tmp_path / 'data' / 'absent', first_box='0,0,0,0')
+    assert main(['eval', '--root', str(tmp_path / 'data'), '--trackers', 'kcf',
+                 '--out', str(tmp_path / 'out')]) == 0
+    (mean_row,) = [line for line in capsys.readouterr().out.splitlines()
+                   if line.startswith('0 sequences')]
+    assert mean_row.split()[2:] == ['kcf', '0'] + ['-'] * 9
 
 
 def test_stark_specs_build_stark_trackers():

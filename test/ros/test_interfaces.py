@@ -176,7 +176,7 @@ def test_track_status_constants_match_core_track_state(rclpy_module):
     assert TrackStatus.get_fields_and_field_types() == {
         'header': 'std_msgs/Header', 'target_id': 'string', 'state': 'uint8',
         'confidence': 'float', 'template_updated': 'boolean', 'latency_ms': 'float',
-        'frames_dropped': 'uint64', 'message': 'string'}
+        'frames_dropped': 'uint64', 'message': 'string', 'frames_lost_upstream': 'uint64'}
 
 
 @pytest.mark.ros

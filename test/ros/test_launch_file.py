@@ -20,12 +20,17 @@ pytest.importorskip('rclpy')
 pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = ROOT / 'launch' / 'tracker.launch.py'
-ARGUMENTS = {'image', 'params_file', 'checkpoint', 'device', 'namespace', 'use_rviz'}
+ARGUMENTS = {'image', 'params_file', 'checkpoint', 'device', 'use_compressed',
+             'image_reliability', 'log_level', 'namespace', 'use_rviz', 'shutdown_on_exit'}
 # Where each name lives in the real launch API (Humble, Jazzy, Kilted alike).
 REAL_API = {
     'LaunchDescription': 'launch',
     'DeclareLaunchArgument': 'launch.actions',
     'OpaqueFunction': 'launch.actions',
+    'LogInfo': 'launch.actions',
+    'RegisterEventHandler': 'launch.actions',
+    'Shutdown': 'launch.actions',
+    'OnProcessExit': 'launch.event_handlers',
     'IfCondition': 'launch.conditions',
     'LaunchConfiguration': 'launch.substitutions',
     'Node': 'launch_ros.actions',
@@ -58,9 +63,10 @@ def launch_module(monkeypatch):
     """The launch file executed against recording stand-ins of the launch API."""
     names = {
         'launch': {'LaunchDescription': type('LaunchDescription', (_Recorded,), {})},
-        'launch.actions': {'DeclareLaunchArgument': type('DeclareLaunchArgument',
-                                                         (_Recorded,), {}),
-                           'OpaqueFunction': type('OpaqueFunction', (_Recorded,), {})},
+        'launch.actions': {name: type(name, (_Recorded,), {}) for name in (
+            'DeclareLaunchArgument', 'OpaqueFunction', 'LogInfo', 'RegisterEventHandler',
+            'Shutdown')},
+        'launch.event_handlers': {'OnProcessExit': type('OnProcessExit', (_Recorded,), {})},
         'launch.conditions': {'IfCondition': type('IfCondition', (_Recorded,), {})},
         'launch.substitutions': {'LaunchConfiguration': _LaunchConfiguration},
         'launch_ros': {},
@@ -77,16 +83,23 @@ def launch_module(monkeypatch):
     return module
 
 
-def run_launch(module, **arguments):
-    """Evaluate the description with `arguments` over the defaults; returns (args, nodes)."""
+def launch_actions(module, **arguments) -> tuple[dict, list]:
+    """Evaluate the description with `arguments` over the defaults; returns (args, actions)."""
     entities = module.generate_launch_description().args[0]
     declared = {e.args[0]: e.kwargs for e in entities if type(e).__name__ ==
                 'DeclareLaunchArgument'}
     (opaque,) = [e for e in entities if type(e).__name__ == 'OpaqueFunction']
     context = {name: kwargs['default_value'] for name, kwargs in declared.items()}
     context.update(arguments)
-    nodes = {node.kwargs['executable']: node for node in opaque.kwargs['function'](context)}
-    return declared, nodes
+    for name, value in context.items():
+        assert declared[name].get('choices') in (None, []) or value in declared[name]['choices']
+    return declared, opaque.kwargs['function'](context)
+
+
+def run_launch(module, **arguments):
+    """Evaluate the description with `arguments` over the defaults; returns (args, nodes)."""
+    declared, actions = launch_actions(module, **arguments)
+    return declared, {a.kwargs['executable']: a for a in actions if 'executable' in a.kwargs}
 
 
 def test_imports_match_the_real_launch_api():
@@ -136,6 +149,65 @@ def test_arguments_reach_the_node_and_rviz(launch_module):
     assert launch_module.RVIZ_DEBUG_TOPIC in rviz_file.read_text()
     assert rviz['remappings'] == [(launch_module.RVIZ_DEBUG_TOPIC,
                                    '/robot1/stt_tracker/debug_image')]
+
+
+def test_input_and_log_arguments_reach_the_node(launch_module):
+    _, nodes = run_launch(launch_module)
+    tracker = nodes['tracker_node'].kwargs
+    (params,) = tracker['parameters']
+    assert (params['use_compressed'], params['image_reliability']) == (False, 'best_effort')
+    assert tracker['ros_arguments'] == ['--log-level', 'stt_tracker:=info']
+
+    _, nodes = run_launch(launch_module, use_compressed='true', image_reliability='reliable',
+                          log_level='debug', namespace='/robot1/left')
+    tracker = nodes['tracker_node'].kwargs
+    (params,) = tracker['parameters']
+    assert (params['use_compressed'], params['image_reliability']) == (True, 'reliable')
+    assert tracker['ros_arguments'] == ['--log-level', 'robot1.left.stt_tracker:=debug']
+    _, nodes = run_launch(launch_module, use_compressed='false')
+    assert nodes['tracker_node'].kwargs['parameters'][0]['use_compressed'] is False
+
+
+@pytest.mark.parametrize('terminal, user_setting, expected', [
+    (False, None, '0'),   # launch output redirected to a file: plain text
+    (True, None, '1'),    # a terminal: colour, as rcutils gives it by default
+    (False, '1', '1'),    # the user's setting wins
+    (True, '0', '0'),
+])
+def test_colour_codes_only_on_a_terminal(launch_module, monkeypatch, terminal, user_setting,
+                                         expected):
+    # emulate_tty makes the nodes see a terminal even when launch's own output is a file.
+    monkeypatch.setattr(launch_module.sys, 'stdout', types.SimpleNamespace(
+        isatty=lambda: terminal))
+    if user_setting is None:
+        monkeypatch.delenv('RCUTILS_COLORIZED_OUTPUT', raising=False)
+    else:
+        monkeypatch.setenv('RCUTILS_COLORIZED_OUTPUT', user_setting)
+    _, nodes = run_launch(launch_module, use_rviz='true')
+    assert nodes['tracker_node'].kwargs['emulate_tty'] is True
+    for node in nodes.values():
+        assert node.kwargs['additional_env'] == {'RCUTILS_COLORIZED_OUTPUT': expected}
+
+
+def test_launch_ends_with_a_message_when_the_node_exits(launch_module):
+    declared, actions = launch_actions(launch_module)
+    assert declared['shutdown_on_exit']['default_value'] == 'true'
+    (tracker,) = [a for a in actions if a.kwargs.get('executable') == 'tracker_node']
+    (handler,) = [a for a in actions if type(a).__name__ == 'RegisterEventHandler']
+    (on_exit,) = handler.args
+    assert type(on_exit).__name__ == 'OnProcessExit'
+    assert on_exit.kwargs['target_action'] is tracker
+    exited = types.SimpleNamespace(returncode=1)
+    log, shutdown = on_exit.kwargs['on_exit'](exited, types.SimpleNamespace(is_shutdown=False))
+    assert 'stt_tracker exited with code 1' in log.kwargs['msg']
+    assert 'shutdown_on_exit:=false' in log.kwargs['msg']
+    assert type(shutdown).__name__ == 'Shutdown'
+    assert shutdown.kwargs['reason'] == 'stt_tracker exited with code 1'
+    # After Ctrl-C the launch is already shutting down: nothing more to say or do.
+    assert on_exit.kwargs['on_exit'](exited, types.SimpleNamespace(is_shutdown=True)) is None
+
+    _, actions = launch_actions(launch_module, shutdown_on_exit='false')
+    assert not [a for a in actions if type(a).__name__ == 'RegisterEventHandler']
 
 
 def test_rviz_config_is_yaml_with_an_image_display():

@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from stt_tracker_ros.parity import fixture_model
 
 rclpy = pytest.importorskip('rclpy')
 
@@ -43,10 +46,13 @@ def test_real_tracker_behind_the_node(tracker_rig, image_factory):
         assert math.isfinite(x) and 0.0 <= x <= 160.0 and 0.0 <= y <= 120.0
 
 
-def test_real_tracker_runs_two_targets_in_one_frame(tracker_rig, image_factory, wait_until):
-    # S50 has no score head: confidence 1, so both targets stay TRACKING and are published.
-    node, probe = tracker_rig(None, random_weights=True, variant='s50', device='cpu',
-                              max_targets=2)
+def test_real_tracker_runs_two_targets_in_one_frame(tracker_rig, image_factory, wait_until,
+                                                    tmp_path):
+    # An official STARK-Lightning file (training-time keys), recognised from its keys. It has
+    # no score head: no confidence (NaN), and both targets stay TRACKING and are published.
+    checkpoint = tmp_path / 'STARKLightningXtrt_ep0500.pth.tar'
+    torch.save({'net': fixture_model('lightning', salt=3, fused=False).state_dict()}, checkpoint)
+    node, probe = tracker_rig(None, checkpoint=str(checkpoint), device='cpu', max_targets=2)
     probe.image_pub.publish(image_factory(60, width=160, height=120, stamp_ns=10 ** 9))
     probe.wait_status(lambda s: s.header.stamp.sec == 1)
     for target_id, (x, y) in (('1', (50.0, 40.0)), ('2', (110.0, 80.0))):
@@ -64,7 +70,7 @@ def test_real_tracker_runs_two_targets_in_one_frame(tracker_rig, image_factory, 
     (array,) = arrays()
     assert sorted(d.id for d in array.detections) == ['1', '2']
     for detection in array.detections:
-        assert detection.results[0].hypothesis.score == 1.0
+        assert math.isnan(detection.results[0].hypothesis.score)
         assert 0.0 <= detection.bbox.center.position.x <= 160.0
 
 
