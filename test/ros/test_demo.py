@@ -21,7 +21,7 @@ def test_demo_runs_and_reports(tmp_path):
     out = tmp_path / 'demo.mp4'
     domain = 1 + (os.getpid() * 7 + DOMAIN_OFFSET) % 100
     result = subprocess.run(
-        [sys.executable, '-m', 'stt_tracker_ros.ros.demo', '--frames', '12', '--rate', '8',
+        [sys.executable, '-m', 'stt_tracker_ros.ros.demo.run', '--frames', '12', '--rate', '8',
          '--size', '320x240', '--seed', '2', '--device', 'cpu', '--out', str(out),
          '--domain-id', str(domain), '--timeout', '150'],
         cwd=tmp_path, capture_output=True, text=True, timeout=200)
@@ -35,6 +35,7 @@ def test_demo_runs_and_reports(tmp_path):
     dropped = int(re.search(r'frames dropped \(newest wins\):\s+(\d+)', summary).group(1))
     assert tracked >= 1 and tracked + dropped <= 12
     assert re.search(r'mean IoU vs ground truth:\s+\d\.\d{3}', summary)
+    assert float(re.search(r'largest box / true area:\s+(\d+\.\d{2})', summary).group(1)) > 0
     assert re.search(r'node latency median / p95:\s+\d+\.\d ms', summary)
     video = re.search(r'annotated video:\s+(\S+)', summary).group(1)
     capture = cv2.VideoCapture(video)

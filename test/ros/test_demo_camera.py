@@ -13,7 +13,7 @@ from vision_msgs.msg import Detection2D  # noqa: E402
 
 from stt_tracker_ros.data.synthetic import SceneConfig, generate_scene  # noqa: E402
 from stt_tracker_ros.ros.conversions import bbox_to_xywh, stamp_to_ns  # noqa: E402
-from stt_tracker_ros.ros.demo_camera import DemoCamera  # noqa: E402
+from stt_tracker_ros.ros.demo.demo_camera import DemoCamera  # noqa: E402
 from stt_tracker_ros.ros.image_decoding import image_to_rgb  # noqa: E402
 
 pytestmark = pytest.mark.ros

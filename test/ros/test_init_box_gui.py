@@ -17,10 +17,10 @@ rclpy = pytest.importorskip('rclpy')
 from rclpy.parameter import Parameter  # noqa: E402
 
 from stt_tracker_ros.msg import TrackStatus  # noqa: E402
-from stt_tracker_ros.ros.box_selection import (box_to_window, drag_to_box,  # noqa: E402
-                                               fit_scale, init_box_message, init_message,
-                                               rgb_to_ppm)
 from stt_tracker_ros.ros.conversions import bbox_to_xywh  # noqa: E402
+from stt_tracker_ros.ros.demo.box_selection import (box_to_window, drag_to_box,  # noqa: E402
+                                                    fit_scale, init_box_message, init_message,
+                                                    rgb_to_ppm)
 
 pytestmark = pytest.mark.ros
 DOMAIN_OFFSET = 5
@@ -78,7 +78,7 @@ def test_messages_carry_the_box_and_the_frame_stamp(image_factory):
 @pytest.mark.parametrize('mode, source', [('box', '~/init_box'), ('stamped', '~/init')])
 def test_gui_node_starts_the_tracker(tracker_rig, scripted_tracker, image_factory, ros_session,
                                      wait_until, mode, source):
-    from stt_tracker_ros.ros.init_box_gui import InitBoxNode
+    from stt_tracker_ros.ros.demo.init_box_gui import InitBoxNode
 
     node, probe = tracker_rig(scripted_tracker)
     gui = InitBoxNode(namespace=probe.namespace, parameter_overrides=[
@@ -101,6 +101,22 @@ def test_gui_node_starts_the_tracker(tracker_rig, scripted_tracker, image_factor
         assert wait_until(lambda: 'TRACKING' in gui.snapshot()[2])
     finally:
         ros_session.discard(gui)
+
+
+@pytest.mark.parametrize('flag', ['--help', '-h'])
+def test_help_prints_usage_without_a_display(flag):
+    # `ros2 run stt_tracker_ros init_box_gui --help` runs the installed launcher with the flag.
+    from ament_index_python.packages import get_package_prefix
+
+    launcher = Path(get_package_prefix('stt_tracker_ros')) / 'lib' / 'stt_tracker_ros' / \
+        'init_box_gui'
+    env = {k: v for k, v in os.environ.items() if k not in ('DISPLAY', 'WAYLAND_DISPLAY')}
+    result = subprocess.run([str(launcher), flag], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert 'ros2 run stt_tracker_ros init_box_gui --ros-args -r image:=' in result.stdout
+    assert 'mode:=stamped' in result.stdout and 'max_width' in result.stdout
+    assert 'cannot start' not in result.stderr
 
 
 @pytest.fixture
@@ -129,7 +145,7 @@ def test_window_drag_starts_the_tracker(display, tracker_rig, scripted_tracker, 
                                         ros_session):
     import tkinter
 
-    from stt_tracker_ros.ros.init_box_gui import InitBoxApp, InitBoxNode
+    from stt_tracker_ros.ros.demo.init_box_gui import InitBoxApp, InitBoxNode
 
     node, probe = tracker_rig(scripted_tracker)
     gui = InitBoxNode(namespace=probe.namespace,

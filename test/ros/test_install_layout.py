@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-NODE_MODULES = ('tracker_node', 'init_box_gui', 'demo_camera')
+# `ros2 run stt_tracker_ros <executable>` -> the module whose main it runs
+NODE_MODULES = {'tracker_node': 'stt_tracker_ros.ros.tracker_node',
+                'init_box_gui': 'stt_tracker_ros.ros.demo.init_box_gui',
+                'demo_camera': 'stt_tracker_ros.ros.demo.demo_camera'}
 
 pytestmark = pytest.mark.ros
 
@@ -43,18 +46,19 @@ def run_installed_python(site_packages: Path, code: str, cwd: Path) -> str:
     return result.stdout
 
 
-@pytest.mark.parametrize('name', NODE_MODULES)
-def test_node_executables_are_installed_for_ros2_run(prefix, name):
+@pytest.mark.parametrize('name, module', NODE_MODULES.items())
+def test_node_executables_are_installed_for_ros2_run(prefix, name, module):
     launcher = prefix / 'lib' / 'stt_tracker_ros' / name
     assert launcher.is_file() and os.access(launcher, os.X_OK), launcher
     text = launcher.read_text()
     assert text.startswith('#!')
-    assert f'from stt_tracker_ros.ros.{name} import main' in text
+    assert f'from {module} import main' in text
 
 
 def test_launch_and_parameter_files_are_installed(prefix):
     share = prefix / 'share' / 'stt_tracker_ros'
-    for relative in ('package.xml', 'launch/tracker.launch.py', 'config/tracker.yaml'):
+    for relative in ('package.xml', 'launch/tracker.launch.py', 'config/tracker.yaml',
+                     'config/fastdds_large_frames.xml'):
         assert (share / relative).is_file(), f'{share / relative} is not installed'
 
 
@@ -66,12 +70,12 @@ def test_installed_package_merges_generated_messages_and_sources(site_packages, 
         'from stt_tracker_ros.tracking.result import TrackState',
         'assert TrackStatus.LOST == TrackState.LOST',
         "print('package', stt_tracker_ros.__file__)",
-        f'for name in {NODE_MODULES!r}:',
-        "    spec = importlib.util.find_spec('stt_tracker_ros.ros.' + name)",
+        f'for name, module in {NODE_MODULES!r}.items():',
+        '    spec = importlib.util.find_spec(module)',
         '    print(name, spec.origin if spec else None)',
     ]), tmp_path)
     origins = dict(line.split(' ', 1) for line in out.splitlines())
-    assert sorted(origins) == sorted(('package',) + NODE_MODULES)
+    assert sorted(origins) == sorted(['package', *NODE_MODULES])
     for name, origin in origins.items():
         assert origin.startswith(str(site_packages)), f'{name} imports from {origin}'
 

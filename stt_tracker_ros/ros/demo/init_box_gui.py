@@ -7,8 +7,12 @@ Drag with the left mouse button: the frame freezes while you draw, and on releas
 the image's own pixels, whatever the window scale) goes to `<tracker>/init_box`, or with
 `mode:=stamped` to `<tracker>/init` carrying the frozen frame's stamp. The tracker's current
 box is drawn on the live image. Keys: r = reset the tracker, q / Escape = quit.
+
+Parameters: tracker (the tracker node, default /stt_tracker), mode (box or stamped), max_width
+and max_height (largest window in pixels, default 1280 x 800; larger images are scaled down).
 Uses tkinter only (PPM images, no Pillow); the geometry lives in box_selection.
 """
+import math
 import sys
 import threading
 import tkinter
@@ -18,14 +22,15 @@ import rclpy.logging
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 from vision_msgs.msg import BoundingBox2D, Detection2D
 
 from stt_tracker_ros.msg import TrackStatus
-from stt_tracker_ros.ros.box_selection import (box_to_window, drag_to_box, fit_scale,
-                                               init_box_message, init_message, rgb_to_ppm)
 from stt_tracker_ros.ros.conversions import bbox_to_xywh
+from stt_tracker_ros.ros.demo.box_selection import (box_to_window, drag_to_box, fit_scale,
+                                                    init_box_message, init_message, rgb_to_ppm)
 from stt_tracker_ros.ros.image_decoding import ImageDecodeError, image_to_rgb
 
 REFRESH_MS = 33
@@ -67,7 +72,7 @@ class InitBoxNode(Node):
 
     def _on_status(self, msg: TrackStatus) -> None:
         text = f'target {msg.target_id or "-"}  {STATE_NAMES.get(msg.state, msg.state)}'
-        if msg.state != TrackStatus.IDLE:
+        if msg.state != TrackStatus.IDLE and not math.isnan(msg.confidence):
             text += f'  score {msg.confidence:.2f}'
         with self._lock:
             self.status_text = f'{text}  {msg.message}'.strip()
@@ -169,7 +174,12 @@ class InitBoxApp:
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the GUI until its window closes; returns the process exit code."""
+    """Run the GUI until its window closes (`--help`: print the usage, no display needed);
+    returns the process exit code. `args` is a full argv (program name first), sys.argv when
+    None."""
+    if {'-h', '--help'} & set(remove_ros_args(sys.argv if args is None else args)[1:]):
+        print(__doc__.strip())
+        return 0
     rclpy.init(args=args)
     logger = rclpy.logging.get_logger('init_box_gui')
     try:

@@ -1,6 +1,6 @@
 """Camera-free demo: demo camera -> stt_tracker -> annotated video and a printed summary.
 
-    python -m stt_tracker_ros.ros.demo [--checkpoint PATH] [--video PATH] [--frames N] ...
+    python -m stt_tracker_ros.ros.demo.run [--checkpoint PATH] [--video PATH] [--frames N] ...
 
 Starts the demo camera and the tracker node as separate processes talking over DDS (on a
 domain of their own, discovery limited to this host), sends the true box of the first frame on
@@ -21,7 +21,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
 from stt_tracker_ros.ros.conversions import stamp_to_ns
-from stt_tracker_ros.ros.demo_recorder import DemoRecorder, summarize, write_video
+from stt_tracker_ros.ros.demo.demo_recorder import DemoRecorder, summarize, write_video
 
 log = logging.getLogger('stt_tracker_ros.demo')
 RANDOM_WEIGHTS_NOTE = """
@@ -84,11 +84,12 @@ def camera_arguments(args: argparse.Namespace) -> list[str]:
 
 
 def start(module: str, ros_args: list[str], log_path: Path) -> subprocess.Popen:
-    """Run `python -m stt_tracker_ros.ros.<module> --ros-args ...`, output to `log_path`."""
+    """Run `python -m <module> --ros-args ...`, output to `log_path` (as plain text: no colour
+    codes, even where RCUTILS_COLORIZED_OUTPUT=1 is set)."""
     with open(log_path, 'w', encoding='utf-8') as stream:   # the child keeps its own handle
-        return subprocess.Popen([sys.executable, '-m', f'stt_tracker_ros.ros.{module}',
-                                 '--ros-args', *ros_args], stdout=stream,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen([sys.executable, '-m', module, '--ros-args', *ros_args],
+                                stdout=stream, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, RCUTILS_COLORIZED_OUTPUT='0'))
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -140,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     rclpy.init(domain_id=args.domain_id)
     recorder = DemoRecorder(init_box)
-    tracker = start('tracker_node', tracker_arguments(args), out_dir / 'demo_tracker.log')
-    camera = start('demo_camera', camera_arguments(args), out_dir / 'demo_camera.log')
+    tracker = start('stt_tracker_ros.ros.tracker_node', tracker_arguments(args),
+                    out_dir / 'demo_tracker.log')
+    camera = start('stt_tracker_ros.ros.demo.demo_camera', camera_arguments(args),
+                   out_dir / 'demo_camera.log')
     log.info(f'demo on ROS_DOMAIN_ID={args.domain_id}; node logs in {out_dir}/demo_*.log')
     try:
         error = record(recorder, camera, tracker, started + args.timeout)

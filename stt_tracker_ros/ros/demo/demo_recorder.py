@@ -131,6 +131,7 @@ class DemoSummary:
     frames_dropped: int
     frames_undelivered: int
     mean_iou: float | None
+    max_area_ratio: float | None   # largest published box area / true area over the run
     median_latency_ms: float | None
     p95_latency_ms: float | None
     median_end_to_end_ms: float | None
@@ -140,12 +141,14 @@ class DemoSummary:
         def ms(value):
             return 'n/a' if value is None else f'{value:.1f} ms'
         iou = 'n/a (no ground truth)' if self.mean_iou is None else f'{self.mean_iou:.3f}'
+        ratio = 'n/a' if self.max_area_ratio is None else f'{self.max_area_ratio:.2f}'
         return [f'frames published by the camera: {self.frames_published}',
                 f'frames tracked:                 {self.frames_tracked}',
                 f'frames dropped (newest wins):   {self.frames_dropped}',
                 f'frames lost before the node:    {self.frames_undelivered} (DDS; '
                 'best-effort QoS loses large fragmented frames when the CPU is busy)',
                 f'mean IoU vs ground truth:       {iou}',
+                f'largest box / true area:        {ratio}',
                 f'node latency median / p95:      {ms(self.median_latency_ms)} / '
                 f'{ms(self.p95_latency_ms)}',
                 f'camera stamp -> result median:  {ms(self.median_end_to_end_ms)}']
@@ -159,14 +162,17 @@ def summarize(recorder: DemoRecorder) -> DemoSummary:
     end_to_end = [(r.received_ns - s) / 1e6 for s, r in results.items()]
     scored = [(r.box_xywh, recorder.truth[s]) for s, r in results.items()
               if s in recorder.truth and r.box_xywh is not None]
-    ious = iou_xywh(np.array([p for p, _ in scored]), np.array([t for _, t in scored])) \
-        if scored else None
+    ious = ratio = None
+    if scored:
+        predicted, truth = (np.array(boxes, np.float64) for boxes in zip(*scored))
+        ious = iou_xywh(predicted, truth)
+        ratio = float(np.max(predicted[:, 2] * predicted[:, 3] / (truth[:, 2] * truth[:, 3])))
     dropped = max((r.status.frames_dropped for r in results.values()), default=0)
     processed = len(set(stamps) & recorder.seen_by_tracker())
     return DemoSummary(
         frames_published=len(stamps), frames_tracked=len(results), frames_dropped=dropped,
         frames_undelivered=max(0, len(stamps) - processed - dropped),
-        mean_iou=float(np.mean(ious)) if ious is not None else None,
+        mean_iou=float(np.mean(ious)) if ious is not None else None, max_area_ratio=ratio,
         median_latency_ms=statistics.median(latencies) if latencies else None,
         p95_latency_ms=latencies[math.ceil(0.95 * len(latencies)) - 1] if latencies else None,
         median_end_to_end_ms=statistics.median(end_to_end) if end_to_end else None)
