@@ -13,6 +13,7 @@ from stt_tracker_ros.config import ModelConfig
 from stt_tracker_ros.model.backbone import ResNetBody, build_backbone
 from stt_tracker_ros.model.efficientnet_lite import EfficientNetLiteBody
 from stt_tracker_ros.model.heads import CornerHead, ScoreHead
+from stt_tracker_ros.model.placement import PlacedModule
 from stt_tracker_ros.model.position_encoding import sine_position_encoding
 from stt_tracker_ros.model.transformer import Transformer
 
@@ -33,7 +34,7 @@ class StarkOutput(NamedTuple):
     hs: torch.Tensor                     # [B, C] decoder output
 
 
-class Stark(nn.Module):
+class Stark(PlacedModule):
     """The STARK network: `encode` a template once, then `search` each frame."""
 
     def __init__(self, config: ModelConfig):

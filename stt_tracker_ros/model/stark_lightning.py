@@ -15,6 +15,7 @@ from torch import nn
 from stt_tracker_ros.config import ModelConfig
 from stt_tracker_ros.model.backbone import Backbone
 from stt_tracker_ros.model.lightning_head import RepCornerHead
+from stt_tracker_ros.model.placement import PlacedModule
 from stt_tracker_ros.model.repvgg import RepVGGBody
 from stt_tracker_ros.model.stark import StarkOutput, Tokens
 from stt_tracker_ros.model.transformer import Attention, padding_bias
@@ -88,7 +89,7 @@ class LiteTransformer(nn.Module):
         return self.encoder(query, key, value, bias)
 
 
-class StarkLightning(nn.Module):
+class StarkLightning(PlacedModule):
     """The STARK-Lightning network: `encode` the template once, then `search` each frame.
 
     Args:

@@ -28,13 +28,12 @@ LOSS_WARN_FRACTION = 0.1   # WARN when this share of the frames sent in a period
 
 def tracker_details(tracker, checkpoint: str, device: str, half: bool) -> dict[str, str]:
     """What the tracker runs, as diagnostic key/values (model, checkpoint, device, precision)."""
-    model = getattr(tracker, 'model', None)
+    model = getattr(tracker, 'model', None)   # a StarkBackend; doubles in tests have none
     config = getattr(model, 'config', None)
-    parameter = next(model.parameters(), None) if hasattr(model, 'parameters') else None
     return {
         'model': f'STARK-{config.name.upper()}' if config is not None else 'unknown',
         'checkpoint': checkpoint or 'default model of the package',
-        'device': str(parameter.device) if parameter is not None else device,
+        'device': str(model.device) if model is not None else device,
         'precision': 'half' if half else 'float32',
     }
 

@@ -7,7 +7,6 @@ each frame only copies its inputs into the recorded buffers.
 from typing import NamedTuple
 
 import torch
-from torch import nn
 
 from stt_tracker_ros.model.stark import Stark, StarkOutput, Tokens
 
@@ -25,7 +24,7 @@ def _copy_tokens(tokens: Tokens) -> Tokens:
     return Tokens(tokens.feat.clone(), tokens.mask.clone(), tokens.pos.clone())
 
 
-class GraphedStark(nn.Module):
+class GraphedStark:
     """Wraps a CUDA STARK model; `encode` runs eagerly, `search` replays a recorded graph.
 
     The outputs of `search` are the graph's own buffers: read them before the next call (the
@@ -35,11 +34,12 @@ class GraphedStark(nn.Module):
     """
 
     def __init__(self, model: Stark, warmup_runs: int = 3, compiled: bool = False):
-        super().__init__()
-        if next(model.parameters()).device.type != 'cuda':
+        if model.device.type != 'cuda':
             raise ValueError('CUDA graphs need the model on a CUDA device')
         self.model = model
         self.config = model.config
+        # The graphs are recorded on the model's device and dtype, so they are fixed from here on.
+        self.device, self.dtype = model.device, model.dtype
         self.warmup_runs = warmup_runs
         self._search = (torch.compile(model.search, dynamic=False, fullgraph=True)
                         if compiled else model.search)

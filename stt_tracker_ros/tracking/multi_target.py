@@ -5,7 +5,8 @@ import numpy as np
 import torch
 
 from stt_tracker_ros.config import TrackerConfig
-from stt_tracker_ros.model.stark import Stark, Tokens
+from stt_tracker_ros.model.stark import Tokens
+from stt_tracker_ros.tracking.backends import StarkBackend
 from stt_tracker_ros.tracking.device_crop import FrameUpload
 from stt_tracker_ros.tracking.result import TrackResult
 from stt_tracker_ros.tracking.tracker import SearchInput, StarkTracker, read_outputs
@@ -26,7 +27,7 @@ class MultiTargetTracker:
     host-device synchronisation.
     """
 
-    def __init__(self, model: Stark, config: TrackerConfig | None = None):
+    def __init__(self, model: StarkBackend, config: TrackerConfig | None = None):
         self.model = model
         self._config = config or TrackerConfig()
         self._targets: dict[str, StarkTracker] = {}

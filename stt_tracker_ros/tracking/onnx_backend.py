@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from stt_tracker_ros.config import model_config_from_dict
 from stt_tracker_ros.export.onnx_export import MANIFEST
@@ -43,8 +42,21 @@ def is_onnx_export(path: str | Path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
-class OnnxStark(nn.Module):
+def provider_device(provider_options: dict[str, dict[str, str]]) -> torch.device:
+    """The device a session runs on, from its `get_provider_options()`: the GPU of its TensorRT
+    or CUDA provider (`device_id`, default 0), else the CPU."""
+    for provider in ('TensorrtExecutionProvider', 'CUDAExecutionProvider'):
+        if provider in provider_options:
+            return torch.device('cuda', int(provider_options[provider].get('device_id', 0)))
+    return torch.device('cpu')
+
+
+class OnnxStark:
     """STARK served by two ONNX Runtime sessions (template branch, search branch).
+
+    A `StarkBackend`: its device is the GPU of its TensorRT or CUDA provider, so the tracker
+    makes the crops there, else the CPU; its inputs are float32 (TensorRT's float16 engines
+    convert inside). The sessions take numpy arrays, so the crops still pass through the host.
 
     Args:
         folder: output of `export_onnx` (template.onnx, search.onnx, manifest).
@@ -53,7 +65,6 @@ class OnnxStark(nn.Module):
     """
 
     def __init__(self, folder: str | Path, providers: list[Provider] | None = None):
-        super().__init__()
         import onnxruntime
 
         folder = Path(folder)
@@ -67,6 +78,8 @@ class OnnxStark(nn.Module):
                                                         providers=providers)
         except Exception as error:  # missing files, bad JSON, ONNX Runtime load errors
             raise CheckpointError(f'{folder}: not a usable ONNX export: {error}') from error
+        self.device = provider_device(self._search.get_provider_options())
+        self.dtype = torch.float32
 
     def encode(self, image: torch.Tensor, mask: torch.Tensor) -> Tokens:
         """Template branch; same contract as `Stark.encode` (float32, batch 1)."""

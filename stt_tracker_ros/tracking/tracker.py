@@ -5,9 +5,11 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from torch import nn
 
 from stt_tracker_ros.config import TrackerConfig
-from stt_tracker_ros.model.stark import Stark, StarkOutput, Tokens
+from stt_tracker_ros.model.stark import StarkOutput, Tokens
+from stt_tracker_ros.tracking.backends import StarkBackend
 from stt_tracker_ros.tracking.boxes import BoxXYWH, clip_box, crop_box_to_frame, validate_init_box
 from stt_tracker_ros.tracking.crop import crop_and_resize, to_model_input
 from stt_tracker_ros.tracking.device_crop import FrameUpload, crop_batch_on_device
@@ -64,15 +66,20 @@ class StarkTracker:
     marks a frame as lost.
     """
 
-    def __init__(self, model: Stark, config: TrackerConfig | None = None,
+    def __init__(self, model: StarkBackend, config: TrackerConfig | None = None,
                  upload: FrameUpload | None = None):
-        self.model = model.eval()
+        """
+        Args:
+            model: the network's backend; a PyTorch module is switched to eval mode. Its
+                `device` and `dtype` decide where the crops are made.
+            config: tracking settings (TrackerConfig defaults when None).
+            upload: the frame upload to share with other targets' trackers (MultiTargetTracker).
+        """
+        self.model = model.eval() if isinstance(model, nn.Module) else model
         self.config = config or TrackerConfig()
-        parameter = next(model.parameters(), None)  # runtimes such as ONNX hold none
-        self.device = parameter.device if parameter is not None else torch.device('cpu')
-        self.dtype = parameter.dtype if parameter is not None else torch.float32
-        # Crops run where the model runs: on a GPU the frame is uploaded once per frame (once for
-        # all targets when their trackers share `upload`).
+        self.device, self.dtype = model.device, model.dtype
+        # Crops run where the backend wants its inputs: on a GPU the frame is uploaded once per
+        # frame (once for all targets when their trackers share `upload`).
         self.device_crop = self.device.type == 'cuda'
         self.upload = upload or FrameUpload(self.device)
         self.reset()

@@ -9,11 +9,12 @@ from stt_tracker_ros.export.onnx_export import export_onnx
 from stt_tracker_ros.parity import _model_input, fixture_frames, fixture_model
 from stt_tracker_ros.tracking.factory import build_tracker
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
-from stt_tracker_ros.tracking.onnx_backend import TENSORRT_CACHE, OnnxStark, execution_providers
+from stt_tracker_ros.tracking.onnx_backend import (TENSORRT_CACHE, OnnxStark, execution_providers,
+                                                   provider_device)
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
 onnx = pytest.importorskip('onnx')
-pytest.importorskip('onnxruntime')
+onnxruntime = pytest.importorskip('onnxruntime')
 
 
 @pytest.fixture(scope='module')
@@ -86,6 +87,54 @@ def test_onnx_backend_tracks_several_targets(exported, data):
     single.initialize(frames[0], boxes[1])
     batched = multi.track(frames[1])
     np.testing.assert_allclose(batched['2'].box_xywh, single.track(frames[1]).box_xywh, atol=1e-3)
+
+
+def test_onnx_backend_states_its_device_and_dtype(exported):
+    _, folder = exported
+    runtime = OnnxStark(folder)
+    assert not isinstance(runtime, torch.nn.Module)   # no parameters to guess a device from
+    assert (runtime.device, runtime.dtype) == (torch.device('cpu'), torch.float32)
+    assert not StarkTracker(runtime).device_crop
+
+
+def test_provider_device_is_the_gpu_of_a_cuda_or_tensorrt_provider():
+    assert provider_device({'CPUExecutionProvider': {}}) == torch.device('cpu')
+    assert provider_device({'CUDAExecutionProvider': {'device_id': '1'},
+                            'CPUExecutionProvider': {}}) == torch.device('cuda', 1)
+    assert provider_device({'TensorrtExecutionProvider': {'device_id': '0'},
+                            'CUDAExecutionProvider': {'device_id': '0'},
+                            'CPUExecutionProvider': {}}) == torch.device('cuda', 0)
+    assert provider_device({'CUDAExecutionProvider': {}}) == torch.device('cuda', 0)
+
+
+def _recording(branch, devices: list):
+    """`branch` (encode or search), recording the device of the image it is handed."""
+    def run(*args):
+        devices.append(args[-2].device)   # both branches take (..., image, mask)
+        return branch(*args)
+    return run
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available()
+                    or 'CUDAExecutionProvider' not in onnxruntime.get_available_providers(),
+                    reason='needs CUDA and an ONNX Runtime with its CUDA provider')
+def test_cuda_onnx_runtime_is_handed_device_crops(exported, data):
+    _, folder = exported
+    runtime = OnnxStark(folder, execution_providers(torch.device('cuda')))
+    assert runtime.device.type == 'cuda'
+    devices = []
+    runtime.encode = _recording(runtime.encode, devices)
+    runtime.search = _recording(runtime.search, devices)
+    tracker = StarkTracker(runtime, TrackerConfig(
+        update_interval=int(data['tracker/update_interval']), lost_threshold=0.0))
+    assert tracker.device_crop
+    frames = fixture_frames(data)
+    tracker.initialize(frames[0], data['tracker/init_box'])
+    boxes = [tracker.track(frame).box_xywh for frame in frames[1:]]
+    assert devices and {d.type for d in devices} == {'cuda'}
+    # The same tracker: only the GPU's arithmetic (and one-grey-level crop differences) differ.
+    np.testing.assert_allclose(boxes, data['tracker/boxes'][1:], atol=1.0)
 
 
 def test_export_command(tmp_path):

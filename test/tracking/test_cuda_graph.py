@@ -27,7 +27,10 @@ def test_graph_replay_equals_eager_for_one_and_two_targets(parity_fixture_path):
     model = prepare_for_inference(fixture_model('st50', salt=3), torch.device('cuda'))
     config = TrackerConfig(update_interval=2, lost_threshold=0.0, update_threshold=0.0)
     eager = MultiTargetTracker(model, config)
-    graphed = MultiTargetTracker(GraphedStark(model), config)
+    backend = GraphedStark(model)
+    assert (backend.device, backend.dtype) == (model.device, torch.float32)
+    assert model.device.type == 'cuda'
+    graphed = MultiTargetTracker(backend, config)
     for count in (1, 2):
         for tracker in (eager, graphed):
             tracker.clear()

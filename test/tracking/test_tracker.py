@@ -7,12 +7,13 @@ import torch
 from torch import nn
 
 from stt_tracker_ros.config import ModelConfig, TrackerConfig
+from stt_tracker_ros.model.placement import PlacedModule
 from stt_tracker_ros.model.stark import StarkOutput, Tokens
 from stt_tracker_ros.tracking.result import InvalidBoxError, InvalidFrameError, TrackState
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
 
-class ScriptedModel(nn.Module):
+class ScriptedModel(PlacedModule):
     """Stands in for STARK: returns a centred box of the template's size and scripted scores.
 
     `confidences` are consumed one per frame; each encode records the crop's mean pixel so
