@@ -5,7 +5,7 @@ TRACKING target (LOST ones too with `publish_when_lost`; none while idle), ~/det
 message per such target, ~/status one message per target and frame, and one for every rejected
 input.
 """
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rclpy.node import Node
@@ -32,11 +32,14 @@ class TargetResult:
 class TrackerOutputs:
     """Publishers of ~/detection, ~/detections, ~/status and ~/debug_image."""
 
-    def __init__(self, node: Node, lost_upstream: Callable[[], int] = lambda: 0):
+    def __init__(self, node: Node, frames_dropped: Callable[[], int],
+                 lost_upstream: Callable[[], int] = lambda: 0):
         """Create the publishers on `node` (reliable; the debug image keeps only the last).
 
-        `lost_upstream` gives the frames estimated lost before the node, for every status.
+        `frames_dropped` gives the frames replaced by newer ones in the node so far, and
+        `lost_upstream` those estimated lost before it, for every status.
         """
+        self._frames_dropped = frames_dropped
         self._lost_upstream = lost_upstream
         self._detection = node.create_publisher(Detection2D, '~/detection', 10)
         self._detections = node.create_publisher(Detection2DArray, '~/detections', 10)
@@ -52,8 +55,9 @@ class TrackerOutputs:
         return always or self._debug.get_subscription_count() > 0
 
     def frame_results(self, header: Header, results: list[TargetResult], class_id: str,
-                      publish_when_lost: bool, frames_dropped: int) -> None:
+                      publish_when_lost: bool) -> None:
         """Publish one processed frame: detections, the array and a status per target."""
+        frames_dropped = self._frames_dropped()
         detections = [
             make_detection(header, r.result.box_xywh, r.result.confidence, class_id,
                            r.target_id)
@@ -68,36 +72,39 @@ class TrackerOutputs:
                 r.result.template_updated, r.latency_ms, frames_dropped,
                 frames_lost_upstream=self._lost_upstream()))
 
-    def idle(self, header: Header, latency_ms: float, frames_dropped: int, message: str) -> None:
+    def idle(self, header: Header, latency_ms: float, message: str) -> None:
         """A frame seen without tracking: an empty array and an IDLE status saying why."""
         self._detections.publish(make_detection_array(header, []))
-        self._status.publish(make_status(header, latency_ms=latency_ms,
-                                         frames_dropped=frames_dropped, message=message,
-                                         frames_lost_upstream=self._lost_upstream()))
+        self.status(header, '', TrackState.IDLE, message, latency_ms)
 
-    def status(self, header: Header, target_id: str, state: TrackState, frames_dropped: int,
-               message: str, latency_ms: float = 0.0) -> None:
+    def status(self, header: Header, target_id: str, state: TrackState, message: str,
+               latency_ms: float = 0.0) -> None:
         """A status without a new result (rejected input, reset, ...)."""
         self._status.publish(make_status(header, target_id, state, latency_ms=latency_ms,
-                                         frames_dropped=frames_dropped, message=message,
+                                         frames_dropped=self._frames_dropped(), message=message,
                                          frames_lost_upstream=self._lost_upstream()))
 
+    def statuses(self, header: Header, states: Mapping[str, TrackState], message: str,
+                 latency_ms: float = 0.0) -> None:
+        """`status` for every target with its state, or one IDLE status when there is none."""
+        for target_id, state in (states or {'': TrackState.IDLE}).items():
+            self.status(header, target_id, state, message, latency_ms)
+
     def initialised(self, header: Header, target_id: str, box_xywh, class_id: str,
-                    frames_dropped: int, source: str) -> None:
+                    source: str) -> None:
         """The init frame's result: the given box with confidence 1."""
         self._detection.publish(make_detection(header, box_xywh, 1.0, class_id, target_id))
         self._status.publish(make_status(header, target_id, TrackState.TRACKING, 1.0,
-                                         frames_dropped=frames_dropped,
+                                         frames_dropped=self._frames_dropped(),
                                          message=f'initialised from {source}',
                                          frames_lost_upstream=self._lost_upstream()))
 
-    def debug(self, header: Header, rgb, results: list[TargetResult],
-              frames_dropped: int) -> None:
+    def debug(self, header: Header, rgb, results: list[TargetResult]) -> None:
         """Draw the frame's results (or just the frame) and publish it as rgb8."""
         drawn = rgb
         for r in results:
             drawn = draw_overlay(drawn, r.result.box_xywh, r.result.state, r.result.confidence,
-                                 r.target_id, f'dropped {frames_dropped}')
+                                 r.target_id, f'dropped {self._frames_dropped()}')
         if not results:
             drawn = draw_overlay(rgb)
         self._debug.publish(Image(header=header, **rgb_to_image_fields(drawn)))

@@ -2,6 +2,7 @@
 import logging
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from stt_tracker_ros.config import TrackerConfig, network_config
@@ -113,3 +114,15 @@ def build_multi_target_tracker(checkpoint: str | None, variant: str | None = Non
     single = build_tracker(checkpoint, variant, device, half, config, random_weights,
                            cuda_graphs)
     return MultiTargetTracker(single.model, single.config)
+
+
+def warm_up(tracker: MultiTargetTracker) -> None:
+    """Run the tracker's model once: one init and one track on a blank frame.
+
+    The first real frame then does not pay for lazy allocations and kernel selection (seconds
+    on some devices). A throwaway tracker does it, so `tracker`'s target ids still start at '1'.
+    """
+    blank = np.zeros((240, 320, 3), np.uint8)
+    throwaway = MultiTargetTracker(tracker.model, tracker.config)
+    throwaway.add(blank, (140.0, 100.0, 40.0, 40.0))
+    throwaway.track(blank)

@@ -1,6 +1,4 @@
 """Several independent targets on one stream, all searched in one batched forward pass."""
-import itertools
-
 import numpy as np
 import torch
 
@@ -8,7 +6,8 @@ from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.model.stark import Tokens
 from stt_tracker_ros.tracking.backends import StarkBackend
 from stt_tracker_ros.tracking.device_crop import FrameUpload
-from stt_tracker_ros.tracking.result import TrackResult
+from stt_tracker_ros.tracking.result import TrackResult, TrackState
+from stt_tracker_ros.tracking.target_set import TargetSet
 from stt_tracker_ros.tracking.tracker import SearchInput, StarkTracker, read_outputs
 
 
@@ -22,16 +21,19 @@ def _batch_tokens(tokens: list[Tokens]) -> Tokens:
 class MultiTargetTracker:
     """Tracks any number of targets; each behaves exactly like its own StarkTracker.
 
-    Targets get string ids '1', '2', ... in the order they are added. Per frame, every target's
-    search crop goes through the network together (batch = number of targets), with one
-    host-device synchronisation.
+    Targets get string ids '1', '2', ... in the order they are added; beyond `max_targets` a new
+    one replaces the oldest, and a target whose tracking steps keep raising reports LOST
+    (`TargetSet`). Per frame, every target's search crop goes through the network together
+    (batch = number of targets), with one host-device synchronisation.
     """
 
-    def __init__(self, model: StarkBackend, config: TrackerConfig | None = None):
+    def __init__(self, model: StarkBackend, config: TrackerConfig | None = None,
+                 max_targets: int | None = None):
+        """Track with `model`, `config` (TrackerConfig defaults when None), at most
+        `max_targets` targets at once (None: no limit)."""
         self.model = model
         self._config = config or TrackerConfig()
-        self._targets: dict[str, StarkTracker] = {}
-        self._ids = itertools.count(1)
+        self._targets: TargetSet[StarkTracker] = TargetSet(max_targets)
         self._upload: FrameUpload | None = None   # shared by the targets' trackers
         self._batch_key: list[Tokens] = []   # the tokens `_batch` was stacked from
         self._batch: list[Tokens] = []
@@ -48,30 +50,47 @@ class MultiTargetTracker:
             target.config = config
 
     @property
+    def max_targets(self) -> int | None:
+        """Targets followed at once; adding one more replaces the oldest (None: no limit)."""
+        return self._targets.max_targets
+
+    @max_targets.setter
+    def max_targets(self, max_targets: int | None) -> None:
+        self._targets.max_targets = max_targets
+
+    @property
     def target_ids(self) -> list[str]:
         """Ids of the current targets, oldest first."""
-        return list(self._targets)
+        return self._targets.ids
+
+    @property
+    def states(self) -> dict[str, TrackState]:
+        """Each target's state by id, oldest first (LOST while its steps keep failing)."""
+        return self._targets.states(self._config.lost_patience)
 
     def add(self, frame: np.ndarray, box_xywh) -> str:
-        """Start a new target on `frame`; returns its id (InvalidBoxError/InvalidFrameError)."""
+        """Start a new target on `frame`, replacing the oldest beyond `max_targets`; returns its
+        id (InvalidBoxError/InvalidFrameError leave the targets as they were)."""
         target = StarkTracker(self.model, self._config, self._upload)
         self._upload = target.upload
         target.initialize(frame, box_xywh)
-        target_id = str(next(self._ids))
-        self._targets[target_id] = target
-        return target_id
+        return self._targets.add(target)
 
     def remove(self, target_id: str) -> None:
         """Forget one target (KeyError if unknown)."""
-        del self._targets[target_id]
+        self._targets.remove(target_id)
 
     def clear(self) -> None:
         """Forget every target."""
         self._targets.clear()
 
-    @torch.inference_mode()
     def track(self, frame: np.ndarray) -> dict[str, TrackResult]:
-        """Track every target in `frame` (InvalidFrameError leaves all targets unchanged)."""
+        """Track every target in `frame` (InvalidFrameError leaves all targets unchanged; any
+        other exception counts as a failed step of every target)."""
+        return self._targets.step(lambda: self._track(frame))
+
+    @torch.inference_mode()
+    def _track(self, frame: np.ndarray) -> dict[str, TrackResult]:
         if not self._targets:
             return {}
         anchors = {i: t.search_anchor(frame) for i, t in self._targets.items()}

@@ -1,8 +1,9 @@
 """Fixtures for the ROS tests: an rclpy session per module, tracker doubles, a probe node.
 
 Every module that uses `ros_session` gets its own ROS_DOMAIN_ID (from the process id and the
-module's `DOMAIN_OFFSET`), discovery limited to this host, and an executor spinning in a
-background thread (`Spinner`). Tests talk to the node under test over real DDS through `Probe`.
+module's `DOMAIN_OFFSET`), discovery limited to this host, and the executor the node's `main`
+spins (`tracker_node.make_executor`, a MultiThreadedExecutor) spinning in a background thread
+(`Spinner`). Tests talk to the node under test over real DDS through `Probe`.
 """
 import os
 import threading
@@ -20,17 +21,21 @@ def domain_id_for(offset: int) -> int:
 
 
 class Spinner:
-    """Spins an executor in a background thread; nodes leave it only between two spins.
+    """Spins the nodes of a test module in a background thread; nodes leave only between spins.
 
-    rclpy cannot destroy a node while another thread builds the executor's wait set: the spin
-    thread then dies with InvalidHandle (ros2/rclpy#1142, #1355), and every later test of the
-    module waits in vain. `discard` therefore pauses the spinning, removes and destroys the
-    nodes, and resumes. A single-threaded executor runs each callback inside its spin, so no
-    callback of a discarded node is still running either.
+    rclpy cannot destroy a node while another thread builds the executor's wait set, or while
+    one of its callbacks still runs: the spin thread then dies with InvalidHandle
+    (ros2/rclpy#1142, #1355), and every later test of the module waits in vain. A
+    MultiThreadedExecutor runs callbacks on a thread pool, beyond its `spin_once`. `discard`
+    therefore pauses the spinning and shuts the executor down, which waits for the callbacks
+    still running; it then destroys the nodes and spins the others on a new executor.
     """
 
-    def __init__(self, executor):
-        self.executor = executor
+    def __init__(self, make_executor):
+        """Spin on executors made by `make_executor()`."""
+        self._make_executor = make_executor
+        self.executor = make_executor()
+        self._nodes = []
         self._spinning = threading.Lock()   # held for the duration of one spin_once
         self._hold = threading.Event()      # set while a discard waits for the lock
         self._stop = threading.Event()
@@ -47,16 +52,21 @@ class Spinner:
 
     def add_node(self, node) -> None:
         """Let the executor serve `node`."""
+        self._nodes.append(node)
         self.executor.add_node(node)
 
     def discard(self, *nodes) -> None:
-        """Remove `nodes` from the executor and destroy them, with no spin in progress."""
+        """Destroy `nodes` with no spin and none of their callbacks in progress."""
         self._hold.set()
         try:
             with self._spinning:
+                self.executor.shutdown()   # waits for the callbacks still running
                 for node in nodes:
-                    self.executor.remove_node(node)
+                    self._nodes.remove(node)
                     node.destroy_node()
+                self.executor = self._make_executor()
+                for node in self._nodes:
+                    self.executor.add_node(node)
         finally:
             self._hold.clear()
 
@@ -71,14 +81,14 @@ class Spinner:
 def ros_session(request):
     """rclpy initialised on the module's own domain, with a spinning executor; yields a Spinner."""
     rclpy = pytest.importorskip('rclpy')
-    from rclpy.executors import SingleThreadedExecutor
+    from stt_tracker_ros.ros.tracker_node import make_executor
 
     domain = domain_id_for(getattr(request.module, 'DOMAIN_OFFSET', 0))
     os.environ['ROS_DOMAIN_ID'] = str(domain)
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ['ROS_LOCALHOST_ONLY'] = '1'
     rclpy.init(domain_id=domain)
-    spinner = Spinner(SingleThreadedExecutor())
+    spinner = Spinner(make_executor)
     yield spinner
     spinner.shutdown()
     rclpy.try_shutdown()
@@ -177,18 +187,20 @@ class ScriptedTracker:
 class ScriptedTargets:
     """MultiTargetTracker double: one ScriptedTracker per target, made by `make_target`.
 
-    Like the real one: ids '1', '2', ... never reused, a rejected init consumes no id, a bad
-    frame raises before any target moves, and `config` applies to every target. `clear` also
-    resets each target's tracker, so tests can see that a reset reached them.
+    The books are the real tracker's (`TargetSet`): ids '1', '2', ... never reused, a rejected
+    init consumes no id, `max_targets` evicts the oldest, a step that raises counts towards
+    LOST. Like the real one, a bad frame raises before any target moves and `config` applies to
+    every target. `clear` also resets each target's tracker, so tests can see that a reset
+    reached them.
     """
 
     def __init__(self, make_target):
         from stt_tracker_ros.config import TrackerConfig
+        from stt_tracker_ros.tracking.target_set import TargetSet
 
         self._make = make_target
         self._config = TrackerConfig()
-        self.trackers: dict[str, ScriptedTracker] = {}
-        self._next_id = 1
+        self._targets = TargetSet()
 
     @property
     def config(self):
@@ -198,38 +210,52 @@ class ScriptedTargets:
     @config.setter
     def config(self, config) -> None:
         self._config = config
-        for tracker in self.trackers.values():
+        for tracker in self._targets.values():
             tracker.config = config
+
+    @property
+    def max_targets(self) -> int | None:
+        """Targets followed at once (None: no limit)."""
+        return self._targets.max_targets
+
+    @max_targets.setter
+    def max_targets(self, max_targets: int | None) -> None:
+        self._targets.max_targets = max_targets
 
     @property
     def target_ids(self) -> list[str]:
         """Ids of the current targets, oldest first."""
-        return list(self.trackers)
+        return self._targets.ids
+
+    @property
+    def states(self) -> dict:
+        """Each target's state by id, as MultiTargetTracker.states."""
+        return self._targets.states(self._config.lost_patience)
 
     def add(self, frame: np.ndarray, box_xywh) -> str:
         """Initialise a new target's tracker (its exceptions pass through); returns the id."""
         tracker = self._make()
         tracker.config = self._config
         tracker.initialize(frame, box_xywh)
-        target_id, self._next_id = str(self._next_id), self._next_id + 1
-        self.trackers[target_id] = tracker
-        return target_id
+        return self._targets.add(tracker)
 
     def remove(self, target_id: str) -> None:
         """Forget one target (KeyError if unknown)."""
-        del self.trackers[target_id]
+        self._targets.remove(target_id)
 
     def clear(self) -> None:
         """Reset and forget every target."""
-        for tracker in self.trackers.values():
+        for tracker in self._targets.values():
             tracker.reset()
-        self.trackers.clear()
+        self._targets.clear()
 
     def track(self, frame: np.ndarray) -> dict:
         """Every target's result on `frame`; a bad frame raises before any target moves."""
-        for tracker in self.trackers.values():
-            tracker.check(frame)
-        return {i: tracker.track(frame) for i, tracker in self.trackers.items()}
+        def step() -> dict:
+            for tracker in self._targets.values():
+                tracker.check(frame)
+            return {i: tracker.track(frame) for i, tracker in self._targets.items()}
+        return self._targets.step(step)
 
 
 @pytest.fixture

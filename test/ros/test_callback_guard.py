@@ -115,6 +115,25 @@ class Faulty:
             raise RuntimeError('config rejected by a bug')
         self._targets.config = config
 
+    @property
+    def max_targets(self):
+        """The wrapped double's limit."""
+        return self._targets.max_targets
+
+    @max_targets.setter
+    def max_targets(self, max_targets):
+        self._targets.max_targets = max_targets
+
+    @property
+    def target_ids(self):
+        """The wrapped double's ids."""
+        return self._targets.target_ids
+
+    @property
+    def states(self):
+        """The wrapped double's states."""
+        return self._targets.states
+
     def add(self, frame, box_xywh):
         """Add a target, or raise for a box 13 px wide."""
         if box_xywh[2] == 13.0:

@@ -12,7 +12,7 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from stt_tracker_ros.ros import tracker_node  # noqa: E402
+from stt_tracker_ros.ros import problem_log  # noqa: E402
 from stt_tracker_ros.ros.demo import run as demo  # noqa: E402
 from stt_tracker_ros.ros.python_logging import RosLogHandler, forward_to_ros  # noqa: E402
 
@@ -63,7 +63,7 @@ def test_idle_line_once_then_rarely(tracker_rig, scripted_tracker, image_factory
         probe.image_pub.publish(image_factory(index, stamp_ns=index * 10 ** 9))
         status = probe.wait_status(lambda s, sec=index: s.header.stamp.sec == sec)
         assert 'no target' in status.message   # every frame's status still says why
-        time.sleep(tracker_node.WARN_PERIOD_S + 0.5)   # longer than any problem's throttle
+        time.sleep(problem_log.WARN_PERIOD_S + 0.5)   # longer than any problem's throttle
     idle = [line for line in ros_lines(capfd.readouterr().err, 'INFO', node.get_logger().name)
             if 'no target' in line]
     assert idle == ['no target: send a box on ~/init_box or ~/init; frames are not tracked']

@@ -10,6 +10,7 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
+from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_srvs.srv import SetBool, Trigger  # noqa: E402
 from vision_msgs.msg import BoundingBox2D, Detection2D  # noqa: E402
@@ -53,6 +54,7 @@ def start_tracking(probe, image_factory, box=(20.0, 15.0, 10.0, 8.0)):
 
 def test_outputs_carry_the_image_header(tracker_rig, scripted_tracker, image_factory):
     node, probe = tracker_rig(scripted_tracker, class_id='cup')
+    assert isinstance(node.executor, MultiThreadedExecutor)   # as tracker_node.main spins it
     idle = send_frame(probe, image_factory, 1)
     assert idle.state == TrackStatus.IDLE and 'no target' in idle.message
     assert probe.wait_count('detections', 1)[0].detections == []

@@ -5,7 +5,7 @@ import pytest
 from stt_tracker_ros.config import TrackerConfig
 from stt_tracker_ros.parity import fixture_frames, fixture_model
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
-from stt_tracker_ros.tracking.result import InvalidBoxError
+from stt_tracker_ros.tracking.result import InvalidBoxError, TrackState
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
 BOXES = [(76.0, 105.0, 40.0, 30.0), (150.0, 60.0, 50.0, 60.0), (20.0, 20.0, 30.0, 30.0)]
@@ -72,3 +72,24 @@ def test_targets_share_one_upload_per_frame(frames, monkeypatch):
         target.device_crop = True
     multi.track(frames[1])
     assert len([f for f in uploads if f is frames[1]]) == 1
+
+
+def test_max_targets_and_failing_steps_on_the_real_tracker(frames, monkeypatch):
+    model = fixture_model('s50', salt=1)
+    multi = MultiTargetTracker(model, TrackerConfig(lost_patience=2), max_targets=2)
+    ids = [multi.add(frames[0], box) for box in BOXES]
+    assert ids == ['1', '2', '3'] and multi.target_ids == ['2', '3']   # '1' was replaced
+    assert multi.states == {'2': TrackState.TRACKING, '3': TrackState.TRACKING}
+
+    def broken(*args):
+        raise RuntimeError('CUDA error: device lost')
+
+    with monkeypatch.context() as patch:
+        patch.setattr(model, 'search', broken)
+        for _ in range(2):
+            with pytest.raises(RuntimeError, match='device lost'):
+                multi.track(frames[1])
+    assert multi.states == {'2': TrackState.LOST, '3': TrackState.LOST}
+    results = multi.track(frames[1])   # the model works again: the trackers' own states
+    assert {i: r.state for i, r in results.items()} == multi.states
+    assert multi.states == {'2': TrackState.TRACKING, '3': TrackState.TRACKING}
