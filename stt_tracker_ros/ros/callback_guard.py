@@ -7,6 +7,10 @@ keeps the track in place) and returns a fallback: None for subscriptions and tim
 response for services (`service_failure`), a refused change for parameter callbacks
 (`parameters_refused`). Only `Exception` is caught: KeyboardInterrupt and SystemExit still stop
 the process.
+
+Once the node's context is shut down (Ctrl-C, `rclpy.shutdown`), its publishers are gone and a
+callback still running fails on its next publish: that is the end of the process, not news, so
+the guard then returns the fallback without reporting anything.
 """
 import functools
 import logging
@@ -45,8 +49,9 @@ def guarded(what: str, fallback: Callable[..., Any] | None = None):
         fallback: called as fallback(text, *args) to build the return value after a failure;
             None returns None.
 
-    The instance must have `callback_failed(what, text, args)`. If that raises too, the error is
-    logged through Python logging and the fallback is still returned.
+    The instance must be a node (its `context` tells whether it is shutting down) with
+    `callback_failed(what, text, args)`. If that raises too, the error is logged through Python
+    logging and the fallback is still returned; during shutdown nothing is reported.
     """
     def decorate(method):
         @functools.wraps(method)
@@ -55,10 +60,12 @@ def guarded(what: str, fallback: Callable[..., Any] | None = None):
                 return method(self, *args)
             except Exception as error:  # noqa: BLE001 - the reason this guard exists
                 text = describe(what, error)
-                try:
-                    self.callback_failed(what, text, args)
-                except Exception:  # noqa: BLE001 - e.g. publishing during shutdown
-                    log.exception('reporting a failed callback failed: %s', text)
+                if self.context.ok():
+                    try:
+                        self.callback_failed(what, text, args)
+                    except Exception:  # noqa: BLE001 - the report itself failed
+                        if self.context.ok():   # else the shutdown came in between
+                            log.exception('reporting a failed callback failed: %s', text)
                 return None if fallback is None else fallback(text, *args)
         wrapper.guarded = what
         return wrapper

@@ -242,6 +242,7 @@ def main(args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        executor.shutdown()   # waits for the callbacks still running
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

@@ -19,6 +19,17 @@ pytestmark = pytest.mark.ros
 DOMAIN_OFFSET = 12
 
 
+class Context:
+    """Stands in for a node's rclpy context: ok until shut down."""
+
+    def __init__(self):
+        self.shut_down = False
+
+    def ok(self) -> bool:
+        """False once shut down."""
+        return not self.shut_down
+
+
 class Host:
     """Has guarded methods and records what the guard reports."""
 
@@ -26,6 +37,7 @@ class Host:
         self.error = error
         self.report_error = report_error
         self.reports = []
+        self.context = Context()
 
     def callback_failed(self, what, text, args):
         """Record the report; raise `report_error` if one is set."""
@@ -74,6 +86,29 @@ def test_a_failing_report_is_logged_and_the_fallback_still_returned(caplog):
         response = host.on_request(Trigger.Request(), Trigger.Response(success=True))
     assert response.success is False
     assert 'reporting a failed callback failed' in caplog.text
+
+
+def test_nothing_is_reported_once_the_context_is_shut_down(caplog):
+    host = Host(RuntimeError('publisher context is invalid'))
+    host.context.shut_down = True
+    with caplog.at_level(logging.DEBUG):
+        assert host.on_message('m') is None
+        assert host.on_request(Trigger.Request(), Trigger.Response()).success is False
+    assert host.reports == [] and caplog.records == []
+
+
+def test_a_report_failing_because_of_a_shutdown_is_not_logged(caplog):
+    host = Host(RuntimeError('bug'), report_error=RuntimeError('publisher context is invalid'))
+    original = host.callback_failed
+
+    def shut_down_while_reporting(*args):
+        host.context.shut_down = True   # Ctrl-C between the failure and its report
+        original(*args)
+
+    host.callback_failed = shut_down_while_reporting
+    with caplog.at_level(logging.DEBUG):
+        assert host.on_message('m') is None
+    assert len(host.reports) == 1 and caplog.records == []
 
 
 def test_keyboard_interrupt_still_stops_the_process():
