@@ -91,12 +91,14 @@ class TrackerOutputs:
             self.status(header, target_id, state, message, latency_ms)
 
     def initialised(self, header: Header, target_id: str, box_xywh, class_id: str,
-                    source: str) -> None:
-        """The init frame's result: the given box with confidence 1."""
+                    source: str, warning: str = '') -> None:
+        """The init frame's result: the given box with confidence 1 (and `warning`, if any,
+        in the status's message)."""
         self._detection.publish(make_detection(header, box_xywh, 1.0, class_id, target_id))
         self._status.publish(make_status(header, target_id, TrackState.TRACKING, 1.0,
                                          frames_dropped=self._frames_dropped(),
-                                         message=f'initialised from {source}',
+                                         message='; '.join(filter(None, (
+                                             f'initialised from {source}', warning))),
                                          frames_lost_upstream=self._lost_upstream()))
 
     def debug(self, header: Header, rgb, results: list[TargetResult]) -> None:

@@ -4,8 +4,10 @@
 newest when unstamped). That frame is decoded and the tracker adds the target, replacing the
 oldest beyond `max_targets`; the init's result goes out with the frame's header. A rejection (no
 frame yet, none with that stamp, an unusable image, a bad box) changes no target and is answered
-with a throttled warning and a status that says why. Removals and resets are logged and
-answered with a status on the newest frame's header.
+with a throttled warning and a status that says why. A box mostly outside the image (less than
+MIN_INSIDE of its area inside) is accepted, with a warning in the log and the init's status: it
+is usually a box meant for another image size. Removals and resets are logged and answered with
+a status on the newest frame's header.
 """
 from collections.abc import Callable
 
@@ -18,7 +20,19 @@ from stt_tracker_ros.ros.outputs import TrackerOutputs
 from stt_tracker_ros.ros.parameters import NodeParameters
 from stt_tracker_ros.ros.problem_log import ProblemLog
 from stt_tracker_ros.ros.tracking_session import TrackingSession
+from stt_tracker_ros.tracking.boxes import inside_fraction
 from stt_tracker_ros.tracking.result import InvalidBoxError, InvalidFrameError, TrackState
+
+MIN_INSIDE = 0.5   # an accepted init box with less of its area inside the image gets a warning
+
+
+def outside_warning(box_xywh, height: int, width: int) -> str:
+    """A warning for a valid box mostly outside a `width` x `height` image, else ''."""
+    inside = inside_fraction(box_xywh, height, width)
+    if inside >= MIN_INSIDE:
+        return ''
+    return (f'warning: {100 * (1 - inside):.0f} % of the box lies outside the {width}x{height} '
+            'image (is it meant for another image size?)')
 
 
 class TargetRequests:
@@ -58,7 +72,8 @@ class TargetRequests:
                          f'init rejected: no image received yet on {self._image_topic}')
             return
         try:
-            target_id, replaced = self._session.add(frame.seq, frame.decode(), box_xywh)
+            rgb = frame.decode()
+            target_id, replaced = self._session.add(frame.seq, rgb, box_xywh)
         except ImageDecodeError as error:
             self._reject(frame.msg.header, 'image', f'init rejected: image unusable: {error}')
             return
@@ -68,8 +83,11 @@ class TargetRequests:
         self._logger.info(f'target {target_id} initialised from {source} on box '
                           f'{tuple(round(float(v), 1) for v in box_xywh)}'
                           + (f', replacing {", ".join(replaced)}' if replaced else ''))
+        warning = outside_warning(box_xywh, *rgb.shape[:2])
+        if warning:
+            self._logger.warning(f'target {target_id}: {warning}')
         self._outputs.initialised(frame.msg.header, target_id, box_xywh,
-                                  self._params().class_id, source)
+                                  self._params().class_id, source, warning)
 
     def remove(self, target_id: str) -> None:
         """Forget the target `target_id`; an unknown id gets a warning."""

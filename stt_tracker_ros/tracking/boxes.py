@@ -64,3 +64,11 @@ def validate_init_box(box_xywh, height: int, width: int) -> BoxXYWH:
             f'only {visible_w:.3g} x {visible_h:.3g} px of init box {(x, y, w, h)} lie inside the '
             f'{width}x{height} image; at least {MIN_VISIBLE:g} x {MIN_VISIBLE:g} px must')
     return x, y, w, h
+
+
+def inside_fraction(box_xywh: BoxXYWH, height: int, width: int) -> float:
+    """The share of a box's area (positive size) inside a `width` x `height` frame, 0 to 1."""
+    x, y, w, h = box_xywh
+    inside_w = max(0.0, min(x + w, width) - max(x, 0.0))
+    inside_h = max(0.0, min(y + h, height) - max(y, 0.0))
+    return inside_w * inside_h / (w * h)
