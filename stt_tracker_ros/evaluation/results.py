@@ -2,7 +2,9 @@
 
 In a tracker's folder, sequence `<name>` has three text files with one line per frame:
 `<name>.txt` (x,y,w,h boxes in pixels, `nan` where the tracker gave none), `<name>_conf.txt`
-(confidence) and `<name>_time.txt` (seconds spent in the tracker call; line 1 is `initialize`).
+(confidence) and `<name>_time.txt` (seconds spent in the tracker call; line 1 is `initialize`),
+and a fourth where the run recorded them, `<name>_state.txt` (TrackState values: 1 TRACKING,
+2 LOST).
 """
 from pathlib import Path
 
@@ -16,7 +18,7 @@ def result_paths(folder: str | Path, name: str) -> tuple[Path, Path, Path]:
 
 
 def write_results(folder: str | Path, name: str, boxes: np.ndarray, confidences: np.ndarray,
-                  times_s: np.ndarray) -> None:
+                  times_s: np.ndarray, states: np.ndarray | None = None) -> None:
     """Write one sequence's results, creating `folder` if needed.
 
     Args:
@@ -25,12 +27,26 @@ def write_results(folder: str | Path, name: str, boxes: np.ndarray, confidences:
         boxes: [N, 4] x, y, w, h.
         confidences: [N] confidences.
         times_s: [N] seconds per frame.
+        states: [N] TrackState values, or None (no state file).
     """
     Path(folder).mkdir(parents=True, exist_ok=True)
     box_path, conf_path, time_path = result_paths(folder, name)
     np.savetxt(box_path, np.asarray(boxes, np.float64).reshape(-1, 4), fmt='%.3f', delimiter=',')
     np.savetxt(conf_path, np.asarray(confidences, np.float64).reshape(-1), fmt='%.5f')
     np.savetxt(time_path, np.asarray(times_s, np.float64).reshape(-1), fmt='%.6f')
+    if states is not None:
+        np.savetxt(_state_path(folder, name), np.asarray(states, np.int64).reshape(-1),
+                   fmt='%d')
+
+
+def _state_path(folder: str | Path, name: str) -> Path:
+    return Path(folder) / f'{name}_state.txt'
+
+
+def read_states(folder: str | Path, name: str) -> np.ndarray | None:
+    """One sequence's recorded TrackState values [N] (int), or None where none were written."""
+    path = _state_path(folder, name)
+    return np.loadtxt(path, dtype=np.int64, ndmin=1) if path.is_file() else None
 
 
 def read_results(folder: str | Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ import numpy as np
 from stt_tracker_ros.data.sequence import Sequence
 from stt_tracker_ros.evaluation.results import write_results
 from stt_tracker_ros.evaluation.summary import summarize
+from stt_tracker_ros.tracking.result import TrackState
 
 LOGGER = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class Tracker(Protocol):
 
 
 def run_sequence(tracker: Tracker, sequence: Sequence
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Initialise on frame 0's ground truth and track every later frame.
 
     Only the tracker calls are timed; reading or rendering frames is not.
@@ -41,8 +42,9 @@ def run_sequence(tracker: Tracker, sequence: Sequence
         sequence: a sequence whose target is visible in frame 0.
 
     Returns:
-        boxes [N, 4] xywh (row 0 = the initialisation box), confidences [N] (1.0 for frame 0)
-        and times [N] in seconds (entry 0 = `initialize`).
+        boxes [N, 4] xywh (row 0 = the initialisation box), confidences [N] (1.0 for frame 0),
+        times [N] in seconds (entry 0 = `initialize`) and states [N] (TrackState values;
+        TRACKING for frame 0 and for results without a `.state`).
 
     Raises:
         ValueError: the target is not visible in frame 0.
@@ -53,6 +55,7 @@ def run_sequence(tracker: Tracker, sequence: Sequence
     boxes = np.empty((count, 4))
     confidences = np.empty(count)
     times = np.empty(count)
+    states = np.full(count, int(TrackState.TRACKING))
     boxes[0], confidences[0] = sequence.boxes[0], 1.0
     frame = sequence.frames[0]
     start = time.perf_counter()
@@ -64,7 +67,8 @@ def run_sequence(tracker: Tracker, sequence: Sequence
         result = tracker.track(frame)
         times[index] = time.perf_counter() - start
         boxes[index], confidences[index] = result.box_xywh, result.confidence
-    return boxes, confidences, times
+        states[index] = int(getattr(result, 'state', TrackState.TRACKING))
+    return boxes, confidences, times, states
 
 
 def runnable(sequences: Iterable[Sequence]) -> list[Sequence]:
@@ -80,8 +84,8 @@ def runnable(sequences: Iterable[Sequence]) -> list[Sequence]:
 
 def run_and_write(name: str, tracker: Tracker, sequence: Sequence, folder: str | Path) -> None:
     """Run tracker `name` over one sequence and write its result files to `folder`."""
-    boxes, confidences, times = run_sequence(tracker, sequence)
-    write_results(folder, sequence.name, boxes, confidences, times)
+    boxes, confidences, times, states = run_sequence(tracker, sequence)
+    write_results(folder, sequence.name, boxes, confidences, times, states)
     tracked_s = times[1:].sum()
     LOGGER.info('%s on %s: %d frames, %.1f fps', name, sequence.name, len(sequence),
                 (len(sequence) - 1) / tracked_s if tracked_s > 0 else float('nan'))

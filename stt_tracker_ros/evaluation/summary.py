@@ -5,25 +5,30 @@
 {"protocol": {...how frames are scored, thresholds...},
  "trackers": {"<tracker>": {
      "mean": {"sequences", "frames", "auc", "precision_20", "norm_precision", "ao", "sr50",
-              "sr75", "fps"},
+              "sr75", "fps", "score_auroc", "confident_misses"},
      "curves": {"success": [21], "precision": [51], "norm_precision": [51]},
      "sequences": {"<name>": {"frames", "auc", ..., "fps"}}}}}
 ```
 A sequence with no scorable frame (e.g. a one-frame COCO sequence) has only `frames` = 0 and `fps`
 and is left out of the mean. `fps` counts `track` calls only (not `initialize`); the mean fps is
 total tracked frames over total tracking time. Metrics are null for a tracker with nothing scored.
+`score_auroc` and `confident_misses` (evaluation/confidence.py) pool the frames of all sequences
+in the mean, since a sequence with only hits or only misses has no AUROC of its own.
 """
 import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
+
 from stt_tracker_ros.data.sequence import Sequence
+from stt_tracker_ros.evaluation.confidence import confidence_scores, frame_ious
 from stt_tracker_ros.evaluation.metrics import (NORM_PRECISION_THRESHOLDS, PRECISION_THRESHOLDS,
                                                 SUCCESS_THRESHOLDS, Scores, mean_scores,
                                                 score_sequence)
 from stt_tracker_ros.evaluation.plots import plot_curves
-from stt_tracker_ros.evaluation.results import read_results
+from stt_tracker_ros.evaluation.results import read_results, read_states
 
 LOGGER = logging.getLogger(__name__)
 
@@ -34,7 +39,10 @@ PROTOCOL = {
     'norm_precision': 'mean over norm_precision_thresholds of the share of frames whose centre '
                       'error, in GT widths and heights, is <= t',
     'ao_sr': 'ao = mean IoU; sr50 / sr75 = share of frames with IoU > 0.5 / 0.75',
-    'mean': 'each sequence weighs the same',
+    'mean': 'each sequence weighs the same; score_auroc and confident_misses pool all frames',
+    'score_auroc': 'AUROC of the confidence at telling frames with IoU > 0.5 from the rest '
+                   '(target absent: IoU 0)',
+    'confident_misses': 'share of the frames reported TRACKING whose IoU is below 0.1',
     'success_thresholds': SUCCESS_THRESHOLDS.tolist(),
     'precision_thresholds_px': PRECISION_THRESHOLDS.tolist(),
     'norm_precision_thresholds': NORM_PRECISION_THRESHOLDS.tolist(),
@@ -50,11 +58,16 @@ def _tracker_summary(folder: Path, sequences: list[Sequence]) -> tuple[dict, Sco
     """Per-sequence and mean metrics of one tracker's result folder."""
     per_sequence, scored = {}, []
     tracked_frames, tracked_s = 0, 0.0
+    pooled: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
     for sequence in sequences:
-        boxes, _, times = read_results(folder, sequence.name)
+        boxes, confidences, times = read_results(folder, sequence.name)
+        states = read_states(folder, sequence.name)
         scores = score_sequence(boxes, sequence.boxes, sequence.visible)
         entry = scores.headline() if scores is not None else {'frames': 0}
         entry['fps'] = _fps(len(times) - 1, float(times[1:].sum()))
+        ious = frame_ious(boxes, sequence.boxes, sequence.visible)
+        entry.update(confidence_scores(confidences, states, ious))
+        pooled.append((confidences[1:], None if states is None else states[1:], ious))
         per_sequence[sequence.name] = entry
         tracked_frames += len(times) - 1
         tracked_s += float(times[1:].sum())
@@ -66,8 +79,13 @@ def _tracker_summary(folder: Path, sequences: list[Sequence]) -> tuple[dict, Sco
     headline = mean.headline() if mean is not None else {
         key: None for key in ('frames', 'auc', 'precision_20', 'norm_precision', 'ao', 'sr50',
                               'sr75')}
+    all_states = None if any(p[1] is None for p in pooled) else np.concatenate(
+        [[0], *(p[1] for p in pooled)])
+    confidence = confidence_scores(np.concatenate([[1.0], *(p[0] for p in pooled)]),
+                                   all_states, np.concatenate([[], *(p[2] for p in pooled)]))
     summary = {
-        'mean': {'sequences': len(scored), **headline, 'fps': _fps(tracked_frames, tracked_s)},
+        'mean': {'sequences': len(scored), **headline, 'fps': _fps(tracked_frames, tracked_s),
+                 **confidence},
         'curves': None if mean is None else {
             'success': mean.success.tolist(), 'precision': mean.precision.tolist(),
             'norm_precision': mean.norm_precision_curve.tolist()},

@@ -34,11 +34,12 @@ def _mean_iou(boxes: np.ndarray, sequence: Sequence) -> float:
 
 def test_csrt_follows_a_synthetic_target():
     sequence = generate_scene(EASY, 3).to_sequence()
-    boxes, confidences, times = run_sequence(csrt_tracker(), sequence)
+    boxes, confidences, times, states = run_sequence(csrt_tracker(), sequence)
     assert boxes.shape == (40, 4) and confidences.shape == (40,) and times.shape == (40,)
     np.testing.assert_array_equal(boxes[0], sequence.boxes[0])
     assert confidences[0] == 1.0 and (times > 0).all()
-    static, _, _ = run_sequence(StaticTracker(), sequence)
+    assert states.shape == (40,) and set(states) <= {1, 2}
+    static, _, _, _ = run_sequence(StaticTracker(), sequence)
     assert _mean_iou(boxes, sequence) > 0.75
     assert _mean_iou(static, sequence) < 0.4
 
