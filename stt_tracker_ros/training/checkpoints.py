@@ -6,9 +6,11 @@ as the official files and `load_stark` expect), `epoch`, `optimizer`, `scaler`,
 python values, so torch.load(weights_only=True) reads it.
 """
 import dataclasses
+import json
 import logging
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from torch import nn
 
 from stt_tracker_ros.config import ModelConfig
 from stt_tracker_ros.model.checkpoint import CheckpointError, read_checkpoint, state_dict_problems
+from stt_tracker_ros.model.efficientnet_lite import EfficientNetLiteBody, load_imagenet_weights
 from stt_tracker_ros.training.backbone_norm import frozen_layout
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,28 @@ def prune_checkpoints(folder: Path, keep_last: int, keep_every: int) -> None:
             path.unlink()
 
 
+def best_checkpoint(folder: Path) -> Path | None:
+    """The stage's best checkpoint so far (`best.pth.tar`, see `keep_if_best`), or None."""
+    path = folder / 'best.pth.tar'
+    return path if path.is_file() else None
+
+
+def keep_if_best(folder: Path, checkpoint: Path, epoch: int, metric: str, value: float) -> bool:
+    """Copy `checkpoint` to `best.pth.tar` when `value` of `metric` (higher is better) beats the
+    best recorded in `best.json`; returns whether it did. Written atomically, like checkpoints."""
+    record = folder / 'best.json'
+    best = json.loads(record.read_text()) if record.is_file() else None
+    if best is not None and best['metric'] == metric and best['value'] >= value:
+        return False
+    temporary = folder / 'best.pth.tar.partial'
+    shutil.copyfile(checkpoint, temporary)
+    os.replace(temporary, folder / 'best.pth.tar')
+    temporary = folder / 'best.json.partial'
+    temporary.write_text(json.dumps({'epoch': epoch, 'metric': metric, 'value': value}))
+    os.replace(temporary, record)
+    return True
+
+
 def load_initial_weights(model: nn.Module, path: str | Path, allow_missing: str = '') -> None:
     """Load a STARK checkpoint's weights into `model` (to fine-tune or to start stage 2).
 
@@ -116,15 +141,22 @@ def load_initial_weights(model: nn.Module, path: str | Path, allow_missing: str 
 
 
 def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
-    """Fill the ResNet body from a torchvision ResNet state dict (e.g. ImageNet weights).
-
-    layer4, fc and the BN `num_batches_tracked` counters are ignored; every body key must exist.
+    """Fill the body from ImageNet weights: a torchvision ResNet state dict (layer4, fc and the
+    BN `num_batches_tracked` counters ignored) or an EfficientNet-Lite0 one (see
+    `efficientnet_lite.load_imagenet_weights`); every body key must exist.
 
     Raises:
         CheckpointError: unreadable, or keys of the body missing or mis-shaped.
     """
     state, _ = read_checkpoint(path)
     body = model.backbone[0].body
+    if isinstance(body, EfficientNetLiteBody):
+        try:
+            load_imagenet_weights(body, state)
+        except ValueError as error:
+            raise CheckpointError(f'{path}: {error}') from error
+        log.info('backbone weights from %s', path)
+        return
     wanted = body.state_dict()
     picked = {k: v for k, v in state.items() if k in wanted}
     missing = sorted(set(wanted) - set(picked))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stt_tracker_ros.training.processing import PairProcessor, centre_box
+from stt_tracker_ros.training.processing import PairProcessor, box_away, centre_box, overlaps_crop
 from stt_tracker_ros.training.sampler import FrameRef, FrameSampler, Selection
 
 _MAX_TRIES = 100   # rejected samples redrawn before giving up
@@ -39,6 +39,9 @@ class PairDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         """Sample `index` (see `PairProcessor.__call__` for the keys and shapes).
 
+        Besides the crops, `template_sequence` and `search_sequence` number the sequences the
+        templates and the search frame come from (`FrameSampler.sequence_id`).
+
         Raises:
             RuntimeError: every draw was rejected (e.g. boxes far outside their frames).
         """
@@ -62,8 +65,17 @@ class PairDataset(Dataset):
             return self.sampler.sources[ref.source][ref.sequence].boxes[ref.frame]
 
         search = frame(selection.search)
-        search_box = (centre_box(*search.shape[:2]) if selection.centre_crop
-                      else box(selection.search))
-        return self.processor(rng, [frame(t) for t in selection.templates],
-                              [box(t) for t in selection.templates], search, search_box,
-                              selection.label)
+        search_box = box(selection.search)
+        if selection.crop == 'centre':
+            search_box = centre_box(*search.shape[:2])
+        elif selection.crop == 'away':
+            search_box = box_away(rng, search_box, self.processor.search.factor)
+        sample = self.processor(rng, [frame(t) for t in selection.templates],
+                                [box(t) for t in selection.templates], search, search_box,
+                                selection.label)
+        if sample is None or (selection.crop == 'away' and overlaps_crop(sample['search_box'])):
+            return None   # the jittered crop caught the target after all: draw again
+        sequence_id = self.sampler.sequence_id
+        sample['template_sequence'] = torch.tensor(sequence_id(selection.templates[0]))
+        sample['search_sequence'] = torch.tensor(sequence_id(selection.search))
+        return sample

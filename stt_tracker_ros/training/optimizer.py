@@ -42,6 +42,8 @@ def prepare_for_stage(model: nn.Module, config: TrainConfig) -> bool:
     if thawed:
         thaw_backbone_norms(model)
     set_trainable(model, config.stage, whole_backbone=thawed)
+    if config.feature_bank:   # the body's features come from the bank: it cannot train
+        model.backbone.requires_grad_(False)
     return thawed
 
 

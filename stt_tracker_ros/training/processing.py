@@ -73,6 +73,27 @@ def box_in_crop(box_xywh: np.ndarray, crop_box_xywh: np.ndarray, resize_factor: 
     return np.concatenate([centre - wh / 2, wh])
 
 
+def box_away(rng: np.random.Generator, box_xywh: np.ndarray, factor: float) -> np.ndarray:
+    """A box of the same size whose crop (side `factor` x sqrt(area)) leaves the target out:
+    its centre moves along a random direction by 0.8-1.6 times the distance that needs."""
+    side = factor * math.sqrt(box_xywh[2] * box_xywh[3])
+    angle = rng.uniform(0.0, 2.0 * math.pi)
+    direction = np.array([math.cos(angle), math.sin(angle)])
+    # Leaving the target out along this direction: a shift of (side + box side) / 2 on the
+    # axis that needs the least.
+    needed = min((side + box_xywh[2 + axis]) / 2 / max(abs(direction[axis]), 1e-6)
+                 for axis in (0, 1))
+    moved = box_xywh.copy()
+    moved[:2] = box_xywh[:2] + direction * needed * rng.uniform(0.8, 1.6)
+    return moved
+
+
+def overlaps_crop(box_xywh: torch.Tensor) -> bool:
+    """Whether a box normalised to its crop ([4] x, y, w, h) overlaps the crop at all."""
+    x, y, w, h = box_xywh.tolist()
+    return x < 1.0 and x + w > 0.0 and y < 1.0 and y + h > 0.0
+
+
 def centre_box(height: int, width: int) -> np.ndarray:
     """(x, y, w, h) of a box of 1/8 of the image's sides around its centre."""
     w, h = width * CENTRE_BOX_SHARE, height * CENTRE_BOX_SHARE

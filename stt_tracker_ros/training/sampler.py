@@ -11,9 +11,11 @@ Sources are drawn by ratio, then a sequence uniformly inside the source. Modes:
   dynamic template; here every crop needs a box, so it must be visible.
 
 A one-frame sequence (a detection image) fills every slot with its only frame. With
-`negative_prob` > 0 (stage 2) the search frame is, with that probability, a negative: a frame
-of the same video where the target is absent (cropped around the image centre), or else a visible
-frame of another random sequence (cropped around that sequence's own target).
+`negative_prob` > 0 (stage 2) the search frame is, with that probability, a negative. In a video,
+half of the negatives are the search frame itself cropped away from the target (the scene a
+drifting tracker sees); the others are a frame of the same video where the target is absent
+(cropped around the image centre), or else a visible frame of another random sequence (cropped
+around that sequence's own target).
 """
 import logging
 from typing import NamedTuple
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _GAP_STEP = 5        # causal mode: gap increase per failed attempt
 _MAX_ATTEMPTS = 100  # sequences tried before giving up
+AWAY_SHARE = 0.5     # share of a video's negatives cropped away from the target
 
 
 class FrameRef(NamedTuple):
@@ -42,7 +45,8 @@ class Selection(NamedTuple):
     templates: tuple[FrameRef, ...]  # initial template first
     search: FrameRef
     label: float                      # 1.0: the search frame shows the templates' target
-    centre_crop: bool                 # crop the search frame around its centre (target absent)
+    crop: str = 'target'              # search crop around: 'target' (its own sequence's box),
+    #                                   'centre' (of the image; target absent), 'away' (off it)
 
 
 class FrameSampler:
@@ -106,13 +110,20 @@ class FrameSampler:
         else:
             raise RuntimeError(f'no frames found in {_MAX_ATTEMPTS} sequences')
         templates = tuple(FrameRef(source, index, f) for f in frames[0])
+        search = FrameRef(source, index, frames[1])
         if not rng.random() < self.negative_prob:
-            return Selection(templates, FrameRef(source, index, frames[1]), 1.0, False)
+            return Selection(templates, search, 1.0)
+        if len(seq) > 1 and rng.random() < AWAY_SHARE:
+            return Selection(templates, search, 0.0, 'away')
         absent = np.flatnonzero(~seq.visible)
         if len(seq) > 1 and len(absent):
             return Selection(templates, FrameRef(source, index, int(rng.choice(absent))), 0.0,
-                             True)
-        return Selection(templates, self._other_frame(rng, (source, index)), 0.0, False)
+                             'centre')
+        return Selection(templates, self._other_frame(rng, (source, index)), 0.0)
+
+    def sequence_id(self, ref: FrameRef) -> int:
+        """One number per sequence over all sources (sources in order, then sequences)."""
+        return sum(len(source) for source in self.sources[:ref.source]) + ref.sequence
 
     def _other_frame(self, rng: np.random.Generator, exclude: tuple[int, int]) -> FrameRef:
         """A visible frame of a random sequence other than `exclude` (itself if it is alone)."""

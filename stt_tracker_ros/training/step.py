@@ -30,8 +30,13 @@ def forward_batch(model: nn.Module, batch: dict[str, torch.Tensor]) -> StarkOutp
         model: Stark (or a DDP wrapper of it).
         batch: template_images [B, T, 3, t, t] (uint8), template_brightness [B, T],
             template_masks [B, T, t, t], search_image [B, 3, s, s] (uint8), search_brightness
-            [B], search_mask [B, s, s] (see `PairProcessor`).
+            [B], search_mask [B, s, s] (see `PairProcessor`); or a feature bank's
+            template_features, template_masks, search_features and search_mask (`BankPairs`).
     """
+    if 'search_features' in batch:   # a feature bank's sample (BankPairs)
+        feats, masks = batch['template_features'], batch['template_masks']
+        templates = [(feats[:, i], masks[:, i]) for i in range(feats.shape[1])]
+        return model(templates, (batch['search_features'], batch['search_mask']), features=True)
     images = network_image(batch['template_images'], batch['template_brightness'])
     masks = batch['template_masks']
     templates = [(images[:, i], masks[:, i]) for i in range(images.shape[1])]

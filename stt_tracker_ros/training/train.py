@@ -14,17 +14,20 @@ import cv2
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from stt_tracker_ros.config import ModelConfig
 from stt_tracker_ros.model.checkpoint import CheckpointError
+from stt_tracker_ros.model.efficientnet_lite import imagenet_weights_path
 from stt_tracker_ros.model.stark import Stark, build_stark
 from stt_tracker_ros.training.backbone_norm import thawed_layout
-from stt_tracker_ros.training.checkpoints import (checkpoint_path, latest_checkpoint,
+from stt_tracker_ros.training.checkpoints import (best_checkpoint, checkpoint_path,
+                                                  keep_if_best, latest_checkpoint,
                                                   load_backbone_weights, load_checkpoint,
                                                   load_initial_weights, prune_checkpoints,
                                                   save_checkpoint, stage_dir)
 from stt_tracker_ros.training.dataset import PairDataset
+from stt_tracker_ros.training.feature_bank import BankPairs, bank_layout, build_feature_bank
 from stt_tracker_ros.training.distributed import (DistributedContext, ShardSampler,
                                                   all_reduce_sum, setup_distributed,
                                                   teardown_distributed)
@@ -40,14 +43,22 @@ from stt_tracker_ros.training.train_config import DatasetConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
+BANK_NEGATIVE_PROB = 0.3   # negatives among a feature bank's samples (used by stage 2 only)
+
 
 def build_dataset(config: TrainConfig, network: ModelConfig, datasets: tuple[DatasetConfig, ...],
-                  validation: bool = False) -> PairDataset:
-    """Samples of `datasets` for `network`; validation crops get jitter but no augmentation."""
+                  validation: bool = False, negative_prob: float | None = None,
+                  length: int | None = None) -> PairDataset:
+    """Samples of `datasets` for `network`; validation crops get jitter but no augmentation.
+
+    `negative_prob` defaults to the stage's (0 in stage 1); `length` to the run's samples (all
+    epochs' for training, `val_samples` for validation).
+    """
+    if negative_prob is None:
+        negative_prob = config.negative_prob if config.stage == 2 else 0.0
     sources, ratios = load_sources(datasets)
     sampler = FrameSampler(sources, ratios, network.num_templates, config.sampler,
-                           config.max_gap, config.min_frames,
-                           config.negative_prob if config.stage == 2 else 0.0)
+                           config.max_gap, config.min_frames, negative_prob)
     template = CropSpec(config.template_factor, network.template_size,
                         config.template_scale_jitter, config.template_center_jitter)
     search = CropSpec(config.search_factor, network.search_size, config.search_scale_jitter,
@@ -57,23 +68,56 @@ def build_dataset(config: TrainConfig, network: ModelConfig, datasets: tuple[Dat
                                  config.brightness_jitter))
     processor = PairProcessor(template, search, augmentation, network.stride)
     if validation:
-        return PairDataset(sampler, processor, config.seed + 1, config.val_samples)
-    return PairDataset(sampler, processor, config.seed, config.epochs * config.samples_per_epoch)
+        return PairDataset(sampler, processor, config.seed + 1, length or config.val_samples)
+    return PairDataset(sampler, processor, config.seed,
+                       length or config.epochs * config.samples_per_epoch)
+
+
+def build_datasets(config: TrainConfig, network: ModelConfig, model: Stark
+                   ) -> tuple[Dataset, Dataset | None]:
+    """The training and validation sets (None without val_datasets): crops of the frames, or
+    with `feature_bank` pairs of the frozen body's features, banked first where missing."""
+    has_val = bool(config.val_datasets)
+    if not config.feature_bank:
+        return (build_dataset(config, network, config.datasets),
+                build_dataset(config, network, config.val_datasets, validation=True)
+                if has_val else None)
+    negatives = config.negative_prob if config.stage == 2 else 0.0
+    body = model.backbone[0].body
+    banks = []
+    for name, datasets, count in (('train', config.datasets, config.bank_samples),
+                                  ('val', config.val_datasets, config.val_samples)):
+        if not datasets:
+            continue
+        # One bank serves both stages: it holds BANK_NEGATIVE_PROB negatives either way.
+        samples = build_dataset(config, network, datasets, validation=name == 'val',
+                                negative_prob=BANK_NEGATIVE_PROB, length=count)
+        layout = bank_layout(network.backbone, body.out_channels, network.template_size,
+                             network.search_size, network.stride, network.num_templates)
+        banks.append(build_feature_bank(Path(config.feature_bank) / name, samples, body, layout,
+                                        count, num_workers=config.num_workers))
+    train_set = BankPairs(banks[0], config.bank_samples, config.seed,
+                          config.epochs * config.samples_per_epoch, negatives)
+    return train_set, BankPairs(banks[1], config.val_samples, config.seed + 1,
+                                config.val_samples, negatives) if has_val else None
 
 
 def initialise_weights(model: Stark, config: TrainConfig) -> None:
-    """Stage 1: optional ImageNet backbone and/or STARK weights to fine-tune. Stage 2: stage 1.
+    """Stage 1: ImageNet body weights (given, or the installed EfficientNet-Lite0 ones for that
+    body) and/or STARK weights to fine-tune. Stage 2: `init_checkpoint`, else stage 1's best
+    checkpoint by validation IoU, else its newest.
 
     Raises:
         CheckpointError: stage 2 without a stage-1 checkpoint, or unusable weight files.
     """
     if config.stage == 1:
-        if config.backbone_weights:
-            load_backbone_weights(model, config.backbone_weights)
+        if config.backbone_weights or model.config.backbone == 'efficientnet_lite0':
+            load_backbone_weights(model, config.backbone_weights or imagenet_weights_path())
         if config.init_checkpoint:
             load_initial_weights(model, config.init_checkpoint)
         return
-    path = config.init_checkpoint or latest_checkpoint(stage_dir(config.output_dir, 1))
+    stage1 = stage_dir(config.output_dir, 1)
+    path = config.init_checkpoint or best_checkpoint(stage1) or latest_checkpoint(stage1)
     if not path:
         raise CheckpointError(f'{stage_dir(config.output_dir, 1)}: stage 2 starts from a stage-1 '
                               'checkpoint; none found there and init_checkpoint is empty')
@@ -267,12 +311,15 @@ def _run(config: TrainConfig, context: DistributedContext) -> Path:
         log.info('stage %d already trained to epoch %d', config.stage, config.epochs)
         return trainer.last_checkpoint
     network = trainer.network
+    if config.feature_bank and context.distributed:
+        raise ValueError('feature_bank trains in one process; run it without torchrun')
+    train_set, val_set = build_datasets(config, network, trainer.model)
     train_sampler = ShardSampler(config.samples_per_epoch, context.rank, context.world_size)
-    train_loader = trainer.loader(build_dataset(config, network, config.datasets), train_sampler)
+    train_loader = trainer.loader(train_set, train_sampler)
     val_loader = None
-    if config.val_datasets:
+    if val_set is not None:
         val_loader = trainer.loader(
-            build_dataset(config, network, config.val_datasets, validation=True),
+            val_set,
             ShardSampler(config.val_samples, context.rank, context.world_size, per_epoch=False),
             drop_last=False)
     csv_log = CsvLog(trainer.folder / 'log.csv') if context.is_main else None
@@ -302,6 +349,12 @@ def _run(config: TrainConfig, context: DistributedContext) -> Path:
                            / train_seconds, 'seconds': time.perf_counter() - started})
         if epoch % config.checkpoint_interval == 0 or last:
             trainer.save(epoch)
+            best = val_iou if config.stage == 1 else val_accuracy
+            if best is not None and context.is_main and keep_if_best(
+                    trainer.folder, trainer.last_checkpoint, epoch,
+                    'val_iou' if config.stage == 1 else 'val_accuracy', best):
+                log.info('stage %d: epoch %d is the best so far (%.4f)', config.stage, epoch,
+                         best)
         if stopped:
             if context.is_main:
                 log.info('stage %d: time limit of %.1f min reached in epoch %d',

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from stt_tracker_ros.config import ModelConfig, model_config, override, read_yaml_mapping
+from stt_tracker_ros.config import (ModelConfig, apply_override, model_config, override,
+                                    read_yaml_mapping)
 
 DATASET_FORMATS = ('synthetic', 'plain', 'got10k', 'lasot', 'trackingnet', 'coco')
 SAMPLERS = ('causal', 'trident_pro')
@@ -76,6 +75,9 @@ class TrainConfig:
     backbone_weights: str = ''      # stage 1: torchvision ResNet state dict (ImageNet)
     train_backbone_norm: bool = False  # stage 1 from scratch: every backbone layer trains, with
     #                                    BatchNorm on batch statistics (saved in the frozen layout)
+    feature_bank: str = ''          # folder: the body stays frozen and its features of
+    #                                  `bank_samples` samples are computed once and kept there
+    bank_samples: int = 20000       # (training/feature_bank.py); validation keeps val_samples
     sampler: str = 'trident_pro'    # 'causal' (STARK-S) or 'trident_pro' (STARK-ST)
     max_gap: int = 200              # frames between template and search (dynamic template)
     min_frames: int = 20            # shorter videos are skipped (single images are kept)
@@ -114,6 +116,9 @@ class TrainConfig:
             raise ValueError('time_limit_minutes must not be negative')
         if not 0.0 <= self.negative_prob <= 1.0:
             raise ValueError('negative_prob must lie in [0, 1]')
+        if self.feature_bank and self.train_backbone_norm:
+            raise ValueError('feature_bank keeps the body frozen: train_backbone_norm must be '
+                             'false')
         network = self.model_config()   # raises on unknown model keys
         if self.stage == 2 and not network.score_head:
             raise ValueError('stage 2 trains the score head; the model has none')
@@ -180,25 +185,6 @@ def _build(cls: type, values: Any, where: str) -> Any:
     if missing:
         raise ValueError(f'{where}: missing {cls.__name__} keys: {missing}')
     return cls(**kwargs)
-
-
-def apply_override(values: dict[str, Any], assignment: str) -> None:
-    """Apply one `dotted.key=value` assignment (value parsed as YAML) to a raw mapping in place."""
-    key, sep, text = assignment.partition('=')
-    if not sep or not key:
-        raise ValueError(f'override {assignment!r} is not of the form key=value')
-    *parents, last = key.split('.')
-    node: Any = values
-    for part in parents:
-        if isinstance(node, list):
-            node = node[int(part)]
-        else:
-            node = node.setdefault(part, {})
-    value = yaml.safe_load(text)
-    if isinstance(node, list):
-        node[int(last)] = value
-    else:
-        node[last] = value
 
 
 def train_config_from_dict(values: dict[str, Any], where: str = 'train config') -> TrainConfig:

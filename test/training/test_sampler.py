@@ -74,14 +74,17 @@ def test_stage_2_negatives_half_the_time_and_labelled_zero():
         search_seq = s.search[:2]
         shown = sources[s.search.source][s.search.sequence].visible[s.search.frame]
         if s.label == 1.0:
-            assert search_seq == template_seq and shown and not s.centre_crop
-        elif s.centre_crop:   # same video, target absent
+            assert search_seq == template_seq and shown and s.crop == 'target'
+        elif s.crop == 'centre':   # same video, target absent
             assert search_seq == template_seq == (0, 0) and not shown
             kinds.add('absent')
-        else:                 # another sequence's frame
-            assert search_seq != template_seq and shown
+        elif s.crop == 'away':     # same video, cropped off the target
+            assert search_seq == template_seq and shown and s.search.source == 0
+            kinds.add('away')
+        else:                      # another sequence's frame
+            assert search_seq != template_seq and shown and s.crop == 'target'
             kinds.add('other')
-    assert kinds == {'absent', 'other'}
+    assert kinds == {'absent', 'away', 'other'}
 
 
 def test_no_usable_sequence_is_an_error():

@@ -34,7 +34,7 @@ def test_model_may_be_the_path_of_a_model_file(tmp_path):
     network = load_train_config(path, ['model.num_heads=2']).model_config()
     assert (network.name, network.hidden_dim, network.num_heads) == ('small', 96, 2)
     default = load_train_config(CONFIG_DIR / 'default_stage1.yaml').model_config()
-    assert default == network_config(str(CONFIG_DIR.parent / 'models' / 'stark_st_lite.yaml'))
+    assert default == network_config(str(CONFIG_DIR.parent / 'models' / 'stark_st_lite0.yaml'))
     compact = CONFIG_DIR.parent / 'models' / 'stark_st_compact.yaml'   # another one, by override
     other = load_train_config(CONFIG_DIR / 'default_stage1.yaml', [f'model={compact}'])
     assert other.model_config() == network_config(str(compact))
