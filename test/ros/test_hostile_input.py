@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import pytest
+from hostile_boxes import ISSUE_BOXES
 
 rclpy = pytest.importorskip('rclpy')
 
@@ -37,21 +38,6 @@ FUZZ_SECONDS = 12.0
 START_S = 120.0      # the node loads torch and the model on a busy machine
 ANSWER_S = 10.0
 WIDTH, HEIGHT = 320, 240
-ISSUE_BOXES = [   # BoundingBox2D centre x, centre y, size x, size y; the reason to give
-    ((160.0, 120.0, 1e-200, 1e-200), 'too small'),
-    ((320.0, 120.0, 0.2, 0.2), 'too small'),
-    ((319.95, 239.95, 0.1, 0.1), 'too small'),
-    ((319.99, 120.0, 0.02, 30.0), 'too small'),
-    ((10.0 - 1e6, 120.0, 2e6, 30.0), 'too large'),   # overlaps the image by 10 px
-    ((160.0, 120.0, 1e300, 30.0), 'too large'),
-    ((160.0, 120.0, 1.7976931348623157e308, 30.0), 'too large'),
-    ((160.0, 120.0, 1e30, 1e30), 'too large'),
-    ((160.0, 120.0, 30.0, 1e300), 'too large'),
-    ((160.0, 120.0, 1e5, 1e5), 'too large'),
-    ((160.0, 120.0, 1e6, 1e6), 'too large'),
-    ((160.0, 120.0, 5e-324, 5e-324), 'too small'),
-    ((160.0, 120.0, 0.001, 0.001), 'too small'),
-]
 GUARD_LINE = re.compile(r'^(image|frame processing|~/init_box|~/init|~/remove_target|~/reset|'
                         r'~/enable|parameter change|diagnostics) failed')
 VALUES = [math.nan, math.inf, -math.inf, 0.0, -0.0, 5e-324, 1e-300, 0.001, 0.5, 1.0, 10.0,
