@@ -91,7 +91,8 @@ def build_feature_bank(folder: str | Path, dataset: PairDataset, body: nn.Module
     Args:
         folder: the bank's folder; created if missing.
         dataset: the samples (index i of the bank is `dataset[i]`).
-        body: the frozen image body ([B, 3, H, W] -> [B, C, h, w]); run folded, in eval mode.
+        body: the frozen image body ([B, 3, H, W] -> [B, C, h, w]); run folded, in eval mode,
+            on the device its weights are on.
         layout: from `bank_layout`; must equal that of an existing bank.
         count: samples wanted.
         batch_size, num_workers: crops per body call; data-loading processes.
@@ -116,6 +117,7 @@ def build_feature_bank(folder: str | Path, dataset: PairDataset, body: nn.Module
     if done >= count:
         return folder
     body = fold_batchnorm(copy.deepcopy(body)).eval().to(memory_format=torch.channels_last)
+    device = next(body.parameters()).device
     templates, stride = layout['num_templates'], layout['stride']
     loader = DataLoader(torch.utils.data.Subset(dataset, range(done, count)), batch_size,
                         num_workers=num_workers)
@@ -124,19 +126,21 @@ def build_feature_bank(folder: str | Path, dataset: PairDataset, body: nn.Module
     started = time.perf_counter()
     for batch in loader:
         size = len(batch['label'])
-        images = network_image(batch['template_images'], batch['template_brightness'])
+        images = network_image(batch['template_images'].to(device),
+                               batch['template_brightness'].to(device))
         feat = body(images.flatten(0, 1).contiguous(memory_format=torch.channels_last))
         span = slice(done * templates, (done + size) * templates)
-        arrays['template_feat'][span] = feat.half().numpy()
+        arrays['template_feat'][span] = feat.half().cpu().numpy()
         cells = layout['template_cells']
         arrays['template_mask'][span] = batch['template_masks'].flatten(0, 1)[
             :, ::stride, ::stride][:, :cells, :cells].numpy()
         arrays['template_seq'][span] = batch['template_sequence'].repeat_interleave(
             templates).numpy()
-        search = network_image(batch['search_image'], batch['search_brightness'])
+        search = network_image(batch['search_image'].to(device),
+                               batch['search_brightness'].to(device))
         span = slice(done, done + size)
         arrays['search_feat'][span] = body(
-            search.contiguous(memory_format=torch.channels_last)).half().numpy()
+            search.contiguous(memory_format=torch.channels_last)).half().cpu().numpy()
         cells = layout['search_cells']
         arrays['search_mask'][span] = batch['search_mask'][:, ::stride, ::stride][
             :, :cells, :cells].numpy()

@@ -104,14 +104,15 @@ def build_datasets(config: TrainConfig, network: ModelConfig, model: Stark
 
 def initialise_weights(model: Stark, config: TrainConfig) -> None:
     """Stage 1: ImageNet body weights (given, or the installed EfficientNet-Lite0 ones for that
-    body) and/or STARK weights to fine-tune. Stage 2: `init_checkpoint`, else stage 1's best
-    checkpoint by validation IoU, else its newest.
+    body unless `init_checkpoint` brings a body) and/or STARK weights to fine-tune. Stage 2:
+    `init_checkpoint`, else stage 1's best checkpoint by validation IoU, else its newest.
 
     Raises:
         CheckpointError: stage 2 without a stage-1 checkpoint, or unusable weight files.
     """
     if config.stage == 1:
-        if config.backbone_weights or model.config.backbone == 'efficientnet_lite0':
+        lite_body = model.config.backbone == 'efficientnet_lite0'
+        if config.backbone_weights or (lite_body and not config.init_checkpoint):
             load_backbone_weights(model, config.backbone_weights or imagenet_weights_path())
         if config.init_checkpoint:
             load_initial_weights(model, config.init_checkpoint)
