@@ -33,6 +33,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header, String
 from std_srvs.srv import SetBool, Trigger
@@ -227,8 +228,14 @@ def make_executor() -> MultiThreadedExecutor:
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the node until Ctrl-C; returns the process exit code (1 when it cannot start)."""
-    rclpy.init(args=args)
+    """Run the node until Ctrl-C; returns the process exit code (1 when it cannot start).
+
+    Ctrl-C arrives as KeyboardInterrupt rather than through rclpy's handler, so the context stays
+    valid until the callbacks still running have finished and logged (rclpy's handler would shut
+    it down at once, and their last log lines would fail to reach /rosout); SIGTERM keeps
+    rclpy's handling.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.SIGTERM)
     try:
         node = TrackerNode()
     except Exception as error:  # noqa: BLE001 - any start-up failure is fatal and reported

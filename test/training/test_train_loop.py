@@ -88,9 +88,10 @@ def test_stage_1_checkpoints_resume_and_load_into_the_tracker(tiny_config, tmp_p
     assert isinstance(result, TrackResult) and result.frame_index == 1
     assert all(np.isfinite(result.box_xywh))
 
-    # Stage 2 starts from stage 1 and changes nothing but the score head.
+    # Stage 2 starts from stage 1's best checkpoint and changes nothing but the score head.
     stage2 = train(dataclasses.replace(tiny_config, stage=2, epochs=1))
-    before = resumed['net']
+    before = torch.load(run / 'stage1' / 'best.pth.tar', map_location='cpu',
+                        weights_only=True)['net']
     after = torch.load(stage2, map_location='cpu', weights_only=True)['net']
     assert before.keys() == after.keys()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
