@@ -2,9 +2,9 @@
 
 Stage 1 trains everything except the score head; in the backbone only layer2 and layer3 train
 (conv1, bn1 and layer1 stay as initialised; all of it with `train_backbone_norm`), at lr x
-`backbone_lr_factor`. Stage 2 trains only
-the score head (`cls_head`). The backbone's batch norms are frozen in every stage (they hold
-buffers only).
+`backbone_lr_factor`. Stage 2 trains only the score head (`cls_head`), and the transformer too
+with `stage2_transformer`. The backbone's batch norms are frozen in every stage (they hold
+buffers only); with `feature_bank` the whole backbone is.
 """
 import torch
 from torch import nn
@@ -42,6 +42,8 @@ def prepare_for_stage(model: nn.Module, config: TrainConfig) -> bool:
     if thawed:
         thaw_backbone_norms(model)
     set_trainable(model, config.stage, whole_backbone=thawed)
+    if config.stage == 2 and config.stage2_transformer:
+        model.transformer.requires_grad_(True)
     if config.feature_bank:   # the body's features come from the bank: it cannot train
         model.backbone.requires_grad_(False)
     return thawed

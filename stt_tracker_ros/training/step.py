@@ -45,14 +45,23 @@ def forward_batch(model: nn.Module, batch: dict[str, torch.Tensor]) -> StarkOutp
 
 
 def compute_loss(output: StarkOutput, batch: dict[str, torch.Tensor], stage: int,
-                 giou_weight: float = 2.0, l1_weight: float = 5.0) -> StepLoss:
-    """Stage 1: weighted GIoU + L1 of the boxes; stage 2: BCE of the score logits.
+                 giou_weight: float = 2.0, l1_weight: float = 5.0,
+                 boxes_in_stage2: bool = False) -> StepLoss:
+    """Stage 1: weighted GIoU + L1 of the boxes; stage 2: BCE of the score logits, plus the
+    stage-1 loss of the positives' boxes with `boxes_in_stage2` (when the transformer trains).
 
     Stage-1 batches hold positives only (the sampler draws no negatives there).
     """
     if stage == 2:
         loss = score_loss(output.logits, batch['label'])
-        return StepLoss(loss, {'loss': loss.detach(), 'loss_cls': loss.detach()})
+        stats = {'loss_cls': loss.detach()}
+        positive = batch['label'] > 0.5
+        if boxes_in_stage2 and positive.any():
+            terms = localisation_loss(output.boxes[positive], batch['search_box'][positive],
+                                      giou_weight, l1_weight)
+            loss = loss + terms.total
+            stats.update(loss_giou=terms.giou.detach(), loss_l1=terms.l1.detach(), iou=terms.iou)
+        return StepLoss(loss, {'loss': loss.detach(), **stats})
     terms = localisation_loss(output.boxes, batch['search_box'], giou_weight, l1_weight)
     stats = {'loss': terms.total.detach(), 'loss_giou': terms.giou.detach(),
              'loss_l1': terms.l1.detach(), 'iou': terms.iou}

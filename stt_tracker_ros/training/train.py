@@ -227,7 +227,7 @@ class _Trainer:
             with self.autocast():
                 output = forward_batch(self.wrapped, batch)
             result = compute_loss(output, batch, config.stage, config.giou_weight,
-                                  config.l1_weight)
+                                  config.l1_weight, config.stage2_transformer)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(result.loss).backward()
             self.scaler.unscale_(self.optimizer)

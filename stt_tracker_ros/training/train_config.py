@@ -82,6 +82,8 @@ class TrainConfig:
     max_gap: int = 200              # frames between template and search (dynamic template)
     min_frames: int = 20            # shorter videos are skipped (single images are kept)
     negative_prob: float = 0.5      # stage 2: share of negative search regions
+    stage2_transformer: bool = False  # stage 2 also trains the transformer, with the box loss
+    #                                   kept on the positives (not in the official recipe)
     template_factor: float = 2.0
     search_factor: float = 5.0
     template_scale_jitter: float = 0.0

@@ -164,8 +164,23 @@ def test_training_on_a_bank_leaves_the_imagenet_body_unchanged(tmp_path):
     assert code == 0
     stage2, _ = read_checkpoint(run / 'stage2' / 'ckpt_ep0001.pth.tar')
     best_state, _ = read_checkpoint(run / 'stage1' / 'best.pth.tar')
-    torch.testing.assert_close(stage2['transformer.encoder.layers.0.linear1.weight'],
-                               best_state['transformer.encoder.layers.0.linear1.weight'])
+    encoder = 'transformer.encoder.layers.0.linear1.weight'
+    torch.testing.assert_close(stage2[encoder], best_state[encoder])
+    joint_run = tmp_path / 'joint'
+    code = main(['train', str(TINY_YAML), '--override', f'output_dir={joint_run}',
+                 '--override', f'init_checkpoint={run / "stage1" / "best.pth.tar"}',
+                 '--override', 'stage=2', '--override', 'model.backbone=efficientnet_lite0',
+                 '--override', f'feature_bank={tmp_path / "bank"}', '--override',
+                 'bank_samples=8', '--override', 'val_samples=4', '--override', 'epochs=2',
+                 '--override', 'samples_per_epoch=8', '--override', 'batch_size=4',
+                 '--override', 'stage2_transformer=true'])
+    assert code == 0
+    joint, _ = read_checkpoint(joint_run / 'stage2' / 'ckpt_ep0002.pth.tar')
+    assert not torch.equal(joint[encoder], best_state[encoder])
+    head = 'box_head.conv1_tl.0.weight'
+    torch.testing.assert_close(joint[head], best_state[head])
+    rows = (joint_run / 'stage2' / 'log.csv').read_text().splitlines()
+    assert 'loss_giou' in rows[0] and rows[-1].split(',')[0] == '2'
 
 
 def test_a_bank_and_a_trainable_body_norm_exclude_each_other():
