@@ -16,6 +16,8 @@ from stt_tracker_ros.tracking.tracker import StarkTracker
 onnx = pytest.importorskip('onnx')
 onnxruntime = pytest.importorskip('onnxruntime')
 
+from onnx_graphs import assert_static_and_boolean_free  # noqa: E402  (needs onnx)
+
 
 @pytest.fixture(scope='module')
 def data(parity_fixture_path):
@@ -36,12 +38,7 @@ def test_graphs_have_static_shapes_and_no_booleans(exported):
     _, folder = exported
     for name in ('template', 'search'):
         graph = onnx.shape_inference.infer_shapes(onnx.load(folder / f'{name}.onnx')).graph
-        values = list(graph.input) + list(graph.output) + list(graph.value_info)
-        assert not [v.name for v in values
-                    if v.type.tensor_type.elem_type == onnx.TensorProto.BOOL]
-        for value in list(graph.input) + list(graph.output):
-            dims = value.type.tensor_type.shape.dim
-            assert dims and all(d.HasField('dim_value') for d in dims), value.name
+        assert_static_and_boolean_free(graph)
 
 
 def test_onnx_runtime_equals_pytorch(exported, data):

@@ -12,6 +12,8 @@ from stt_tracker_ros.tracking.tracker import StarkTracker
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
+from onnx_graphs import assert_static_and_boolean_free  # noqa: E402  (needs onnx)
+
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark  # noqa: E402  (needs onnxruntime)
 
 
@@ -40,12 +42,7 @@ def test_two_static_graphs_without_booleans_with_fused_repvgg(exported):
         graph = onnx.shape_inference.infer_shapes(onnx.load(folder / f'{name}.onnx')).graph
         assert [v.name for v in graph.input] == inputs
         assert [v.name for v in graph.output] == outputs
-        values = list(graph.input) + list(graph.output) + list(graph.value_info)
-        assert not [v.name for v in values
-                    if v.type.tensor_type.elem_type == onnx.TensorProto.BOOL]
-        for value in list(graph.input) + list(graph.output):
-            dims = value.type.tensor_type.shape.dim
-            assert dims and all(d.HasField('dim_value') for d in dims), value.name
+        assert_static_and_boolean_free(graph)
         # One convolution per RepVGG block: 11 in the body, 2 in the head, plus the head's last
         # one (and the bottleneck for each graph).
         convolutions = sum(node.op_type == 'Conv' for node in graph.node)
