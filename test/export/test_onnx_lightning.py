@@ -18,15 +18,9 @@ from stt_tracker_ros.tracking.onnx_backend import OnnxStark  # noqa: E402  (need
 
 
 @pytest.fixture(scope='module')
-def data(lightning_fixture_path):
-    with np.load(lightning_fixture_path) as archive:
-        return {k: archive[k] for k in archive.files}
-
-
-@pytest.fixture(scope='module')
-def exported(data, tmp_path_factory):
+def exported(lightning_data, tmp_path_factory):
     """The official training-time network (unfused) and the folder it was exported to."""
-    model = fixture_model('lightning', int(data['salt']), fused=False)
+    model = fixture_model('lightning', int(lightning_data['salt']), fused=False)
     folder = tmp_path_factory.mktemp('lightning_onnx')
     export_onnx(model, folder)
     return model, folder
@@ -49,32 +43,32 @@ def test_two_static_graphs_without_booleans_with_fused_repvgg(exported):
         assert convolutions == (12 if name == 'template' else 15)
 
 
-def test_onnx_runtime_equals_pytorch(exported, data):
+def test_onnx_runtime_equals_pytorch(exported, lightning_data):
     model, folder = exported
     runtime = OnnxStark(folder)
     assert runtime.config.name == 'lightning'
     with torch.inference_mode():
-        ours = model.encode(*_model_input(data, 'lightning/template'))
-        theirs = runtime.encode(*_model_input(data, 'lightning/template'))
+        ours = model.encode(*_model_input(lightning_data, 'lightning/template'))
+        theirs = runtime.encode(*_model_input(lightning_data, 'lightning/template'))
         np.testing.assert_allclose(theirs.feat.numpy(), ours.feat.numpy(), atol=1e-3, rtol=1e-4)
         np.testing.assert_array_equal(theirs.pos.numpy(), ours.pos.numpy())
         for j in range(2):
-            image, mask = _model_input(data, f'lightning/search{j}')
+            image, mask = _model_input(lightning_data, f'lightning/search{j}')
             expected = model.search([ours], image, mask)
             got = runtime.search([theirs], image, mask)
             assert got.logits is None
             np.testing.assert_allclose(got.boxes.numpy(), expected.boxes.numpy(), atol=1e-5)
-            np.testing.assert_allclose(got.boxes.numpy(), data[f'lightning/search{j}/pred_boxes'],
-                                       atol=1e-4)
+            reference = lightning_data[f'lightning/search{j}/pred_boxes']
+            np.testing.assert_allclose(got.boxes.numpy(), reference, atol=1e-4)
 
 
-def test_tracker_on_the_export_folder_follows_pytorch(exported, data):
+def test_tracker_on_the_export_folder_follows_pytorch(exported, lightning_data):
     model, folder = exported
-    frames = fixture_frames(data)[:3]
+    frames = fixture_frames(lightning_data)[:3]
     runtime = build_tracker(str(folder), device='cpu')
     eager = StarkTracker(model)
     for tracker in (runtime, eager):
-        tracker.initialize(frames[0], data['tracker/init_box'])
+        tracker.initialize(frames[0], lightning_data['tracker/init_box'])
     for frame in frames[1:]:
         np.testing.assert_allclose(runtime.track(frame).box_xywh, eager.track(frame).box_xywh,
                                    atol=1e-2)

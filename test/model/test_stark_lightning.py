@@ -14,21 +14,15 @@ from stt_tracker_ros.parity import _model_input, fixture_model, run_parity
 
 
 @pytest.fixture(scope='module')
-def data(lightning_fixture_path):
-    with np.load(lightning_fixture_path) as archive:
-        return {k: archive[k] for k in archive.files}
-
-
-@pytest.fixture(scope='module')
-def official(data):
+def official(lightning_data):
     """The fixture's network in the official training-time form (unfused)."""
-    return fixture_model('lightning', int(data['salt']), [str(k) for k in data['lightning/keys']],
-                         fused=False)
+    keys = [str(k) for k in lightning_data['lightning/keys']]
+    return fixture_model('lightning', int(lightning_data['salt']), keys, fused=False)
 
 
 @pytest.fixture(scope='module')
-def official_boxes(official, data) -> np.ndarray:
-    return _boxes(official, data)
+def official_boxes(official, lightning_data) -> np.ndarray:
+    return _boxes(official, lightning_data)
 
 
 @torch.inference_mode()
@@ -47,18 +41,19 @@ def test_every_output_matches_the_official_code(lightning_fixture_path):
     assert not [(c.item, c.max_abs_error) for c in checks.values() if not c.passed]
 
 
-def test_training_time_and_fused_forms_agree(official, official_boxes, data):
-    fused = fixture_model('lightning', int(data['salt']))
+def test_training_time_and_fused_forms_agree(official, official_boxes, lightning_data):
+    fused = fixture_model('lightning', int(lightning_data['salt']))
     assert any('.rbr_dense.' in k for k in official.state_dict())
     assert not any('.rbr_dense.' in k for k in fused.state_dict())
     assert sum(p.numel() for p in fused.parameters()) == 2_151_202   # about 8.2 MiB in float32
-    expected = np.concatenate([data[f'lightning/search{j}/pred_boxes'] for j in range(2)])
+    expected = np.concatenate([lightning_data[f'lightning/search{j}/pred_boxes']
+                               for j in range(2)])
     np.testing.assert_allclose(official_boxes, expected, atol=1e-4)
-    np.testing.assert_allclose(_boxes(fused, data), official_boxes, atol=1e-5)
+    np.testing.assert_allclose(_boxes(fused, lightning_data), official_boxes, atol=1e-5)
 
 
-def test_official_checkpoint_loads_strictly_and_converts_both_forms(official, official_boxes, data,
-                                                                    tmp_path):
+def test_official_checkpoint_loads_strictly_and_converts_both_forms(official, official_boxes,
+                                                                    lightning_data, tmp_path):
     source = tmp_path / 'STARKLightningXtrt_ep0500.pth.tar'
     torch.save({'net': official.state_dict(), 'epoch': 500, 'net_type': 'STARKLightningXtrt'},
                source)
@@ -76,7 +71,8 @@ def test_official_checkpoint_loads_strictly_and_converts_both_forms(official, of
         state, metadata = read_checkpoint(path)
         assert metadata['variant'] == 'lightning'
         assert any('.rbr_reparam.' in k for k in state) == (path == fused)
-        np.testing.assert_allclose(_boxes(load_stark(path), data), official_boxes, atol=1e-5)
+        np.testing.assert_allclose(_boxes(load_stark(path), lightning_data), official_boxes,
+                                   atol=1e-5)
     assert fused.stat().st_size < 0.95 * plain.stat().st_size
 
 
@@ -90,10 +86,10 @@ def test_fuse_is_refused_for_a_model_without_repvgg_blocks(tmp_path, capsys):
     assert 'STARK-Lightning only' in capsys.readouterr().err
 
 
-def test_parity_command_fails_on_a_disagreeing_reference(data, tmp_path, capsys):
-    broken = dict(data)
-    broken['lightning/search0/pred_boxes'] = data['lightning/search0/pred_boxes'] + 1e-3
-    broken['tracker/boxes'] = data['tracker/boxes'] + np.array([0.0, 0.2, 0.0, 0.0])
+def test_parity_command_fails_on_a_disagreeing_reference(lightning_data, tmp_path, capsys):
+    broken = dict(lightning_data)
+    broken['lightning/search0/pred_boxes'] = lightning_data['lightning/search0/pred_boxes'] + 1e-3
+    broken['tracker/boxes'] = lightning_data['tracker/boxes'] + np.array([0.0, 0.2, 0.0, 0.0])
     path = tmp_path / 'broken.npz'
     np.savez(path, **broken)
     assert main(['parity', str(path)]) == 1

@@ -18,19 +18,13 @@ FRAMES = 4   # the init frame and three tracked ones
 
 
 @pytest.fixture(scope='module')
-def data(lightning_fixture_path):
-    with np.load(lightning_fixture_path) as archive:
-        return {k: archive[k] for k in archive.files}
+def frames(lightning_data):
+    return fixture_frames(lightning_data)[:FRAMES]
 
 
 @pytest.fixture(scope='module')
-def frames(data):
-    return fixture_frames(data)[:FRAMES]
-
-
-@pytest.fixture(scope='module')
-def model(data):
-    return fixture_model('lightning', int(data['salt']))
+def model(lightning_data):
+    return fixture_model('lightning', int(lightning_data['salt']))
 
 
 def _track(tracker: StarkTracker, frames, box) -> list:
@@ -38,16 +32,16 @@ def _track(tracker: StarkTracker, frames, box) -> list:
     return [tracker.track(frame) for frame in frames[1:]]
 
 
-def test_no_confidence_no_template_update_never_lost(model, frames, data):
+def test_no_confidence_no_template_update_never_lost(model, frames, lightning_data):
     # The tightest LOST settings: one frame below a threshold of 1.0 would do it.
     tracker = StarkTracker(model, TrackerConfig(lost_threshold=1.0, lost_patience=1,
                                                 update_interval=1, update_threshold=0.0))
-    results = _track(tracker, frames, data['tracker/init_box'])
+    results = _track(tracker, frames, lightning_data['tracker/init_box'])
     assert all(math.isnan(r.confidence) for r in results)
     assert all(r.state == TrackState.TRACKING and not r.template_updated for r in results)
     assert len(tracker.templates) == 1
-    np.testing.assert_allclose([r.box_xywh for r in results], data['tracker/boxes'][1:FRAMES],
-                               atol=0.1)
+    np.testing.assert_allclose([r.box_xywh for r in results],
+                               lightning_data['tracker/boxes'][1:FRAMES], atol=0.1)
 
 
 def test_batched_targets_equal_separate_trackers(model, frames):
@@ -61,8 +55,9 @@ def test_batched_targets_equal_separate_trackers(model, frames):
                                    [r.box_xywh for r in alone], atol=1e-3)
 
 
-def test_build_tracker_runs_the_fused_model_with_the_reference_boxes(data, frames, tmp_path):
-    unfused = fixture_model('lightning', int(data['salt']), fused=False)
+def test_build_tracker_runs_the_fused_model_with_the_reference_boxes(lightning_data, frames,
+                                                                     tmp_path):
+    unfused = fixture_model('lightning', int(lightning_data['salt']), fused=False)
     path = tmp_path / 'lightning.safetensors'
     save_safetensors(unfused, path)   # the official training-time keys
     config = TrackerConfig(lost_threshold=0.0)
@@ -70,11 +65,11 @@ def test_build_tracker_runs_the_fused_model_with_the_reference_boxes(data, frame
     state = tracker.model.state_dict()
     assert tracker.model.config.name == 'lightning'
     assert any('.rbr_reparam.' in k for k in state) and not any('rbr_dense' in k for k in state)
-    results = _track(tracker, frames, data['tracker/init_box'])
-    np.testing.assert_allclose([r.box_xywh for r in results], data['tracker/boxes'][1:FRAMES],
-                               atol=0.1)
+    results = _track(tracker, frames, lightning_data['tracker/init_box'])
+    np.testing.assert_allclose([r.box_xywh for r in results],
+                               lightning_data['tracker/boxes'][1:FRAMES], atol=0.1)
     multi = build_multi_target_tracker(str(path), 'lightning', device='cpu', config=config)
-    target = multi.add(frames[0], data['tracker/init_box'])
+    target = multi.add(frames[0], lightning_data['tracker/init_box'])
     np.testing.assert_allclose(multi.track(frames[1])[target].box_xywh, results[0].box_xywh,
                                atol=1e-3)
 
