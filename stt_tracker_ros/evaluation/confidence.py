@@ -57,8 +57,7 @@ def confident_miss_rate(states: np.ndarray, ious: np.ndarray) -> float | None:
 
 def confidence_scores(confidences: np.ndarray, states: np.ndarray | None,
                       ious: np.ndarray) -> dict[str, float | None]:
-    """`score_auroc` and `confident_misses` of frames 1..N-1 (`confidences` and `states` have a
-    row for frame 0 too; `states` None when the results did not record them)."""
-    return {'score_auroc': auroc(np.asarray(confidences)[1:], ious > HIT_IOU),
-            'confident_misses': None if states is None
-            else confident_miss_rate(np.asarray(states)[1:], ious)}
+    """`score_auroc` and `confident_misses` of tracked frames (frame 0 left out by the caller,
+    as `frame_ious` does); `states` None when the results did not record them."""
+    return {'score_auroc': auroc(confidences, ious > HIT_IOU),
+            'confident_misses': None if states is None else confident_miss_rate(states, ious)}

@@ -65,9 +65,10 @@ def _tracker_summary(folder: Path, sequences: list[Sequence]) -> tuple[dict, Sco
         scores = score_sequence(boxes, sequence.boxes, sequence.visible)
         entry = scores.headline() if scores is not None else {'frames': 0}
         entry['fps'] = _fps(len(times) - 1, float(times[1:].sum()))
-        ious = frame_ious(boxes, sequence.boxes, sequence.visible)
-        entry.update(confidence_scores(confidences, states, ious))
-        pooled.append((confidences[1:], None if states is None else states[1:], ious))
+        tracked = (confidences[1:], None if states is None else states[1:],
+                   frame_ious(boxes, sequence.boxes, sequence.visible))
+        entry.update(confidence_scores(*tracked))
+        pooled.append(tracked)
         per_sequence[sequence.name] = entry
         tracked_frames += len(times) - 1
         tracked_s += float(times[1:].sum())
@@ -79,10 +80,11 @@ def _tracker_summary(folder: Path, sequences: list[Sequence]) -> tuple[dict, Sco
     headline = mean.headline() if mean is not None else {
         key: None for key in ('frames', 'auc', 'precision_20', 'norm_precision', 'ao', 'sr50',
                               'sr75')}
-    all_states = None if any(p[1] is None for p in pooled) else np.concatenate(
-        [[0], *(p[1] for p in pooled)])
-    confidence = confidence_scores(np.concatenate([[1.0], *(p[0] for p in pooled)]),
-                                   all_states, np.concatenate([[], *(p[2] for p in pooled)]))
+    confidences, states, ious = zip(*pooled) if pooled else ((), (), ())
+    confidence = confidence_scores(
+        np.concatenate([[], *confidences]),
+        None if any(s is None for s in states) else np.concatenate([[], *states]),
+        np.concatenate([[], *ious]))
     summary = {
         'mean': {'sequences': len(scored), **headline, 'fps': _fps(tracked_frames, tracked_s),
                  **confidence},

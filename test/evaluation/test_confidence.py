@@ -47,8 +47,7 @@ def test_absent_targets_count_as_misses_and_frame_0_is_left_out():
     visible = np.array([True, True, False, True])
     pred = np.array([[0, 0, 5, 5], [10, 10, 20, 20], [10, 10, 20, 20], [80, 80, 20, 20]], float)
     np.testing.assert_allclose(frame_ious(pred, gt, visible), [1.0, 0.0, 0.0])
-    scores = confidence_scores(np.array([1.0, 0.9, 0.4, 0.2]),
-                               np.array([TRACKING, TRACKING, TRACKING, LOST]),
+    scores = confidence_scores(np.array([0.9, 0.4, 0.2]), np.array([TRACKING, TRACKING, LOST]),
                                frame_ious(pred, gt, visible))
     assert scores == {'score_auroc': 1.0, 'confident_misses': 0.5}
 
