@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from stt_tracker_ros.model.fusion import fold_batchnorm
 from stt_tracker_ros.training.dataset import PairDataset
-from stt_tracker_ros.training.processing import network_image
+from stt_tracker_ros.training.processing import feature_grid, network_image
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +131,8 @@ def build_feature_bank(folder: str | Path, dataset: PairDataset, body: nn.Module
         feat = body(images.flatten(0, 1).contiguous(memory_format=torch.channels_last))
         span = slice(done * templates, (done + size) * templates)
         arrays['template_feat'][span] = feat.half().cpu().numpy()
-        cells = layout['template_cells']
-        arrays['template_mask'][span] = batch['template_masks'].flatten(0, 1)[
-            :, ::stride, ::stride][:, :cells, :cells].numpy()
+        arrays['template_mask'][span] = feature_grid(batch['template_masks'].flatten(0, 1),
+                                                     stride).numpy()
         arrays['template_seq'][span] = batch['template_sequence'].repeat_interleave(
             templates).numpy()
         search = network_image(batch['search_image'].to(device),
@@ -141,9 +140,7 @@ def build_feature_bank(folder: str | Path, dataset: PairDataset, body: nn.Module
         span = slice(done, done + size)
         arrays['search_feat'][span] = body(
             search.contiguous(memory_format=torch.channels_last)).half().cpu().numpy()
-        cells = layout['search_cells']
-        arrays['search_mask'][span] = batch['search_mask'][:, ::stride, ::stride][
-            :, :cells, :cells].numpy()
+        arrays['search_mask'][span] = feature_grid(batch['search_mask'], stride).numpy()
         arrays['search_box'][span] = batch['search_box'].numpy()
         arrays['search_seq'][span] = batch['search_sequence'].numpy()
         # A crop of another sequence is centred on that sequence's own target: it holds it.

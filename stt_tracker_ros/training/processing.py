@@ -112,10 +112,16 @@ def to_grayscale(frame: np.ndarray) -> np.ndarray:
     return np.repeat(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
 
 
+def feature_grid(mask, stride: int):
+    """[..., S, S] padding mask (numpy or torch) -> [..., S // stride, S // stride]: cell (i, j)
+    takes pixel (stride i, stride j), the network's nearest down-sampling (`Stark.tokens`)."""
+    cells = mask.shape[-1] // stride
+    return mask[..., ::stride, ::stride][..., :cells, :cells]
+
+
 def covers_features(mask: np.ndarray, stride: int) -> bool:
     """True when neither the crop nor its nearest-downsampled feature grid is all padding."""
-    cells = mask.shape[0] // stride
-    return not mask.all() and not mask[::stride, ::stride][:cells, :cells].all()
+    return not mask.all() and not feature_grid(mask, stride).all()
 
 
 class PairProcessor:
