@@ -84,6 +84,8 @@ def build_datasets(config: TrainConfig, network: ModelConfig, model: Stark
                 if has_val else None)
     negatives = config.negative_prob if config.stage == 2 else 0.0
     body = model.backbone[0].body
+    layout = bank_layout(network.backbone, body.out_channels, network.template_size,
+                         network.search_size, network.stride, network.num_templates)
     banks = []
     for name, datasets, count in (('train', config.datasets, config.bank_samples),
                                   ('val', config.val_datasets, config.val_samples)):
@@ -92,8 +94,6 @@ def build_datasets(config: TrainConfig, network: ModelConfig, model: Stark
         # One bank serves both stages: it holds BANK_NEGATIVE_PROB negatives either way.
         samples = build_dataset(config, network, datasets, validation=name == 'val',
                                 negative_prob=BANK_NEGATIVE_PROB, length=count)
-        layout = bank_layout(network.backbone, body.out_channels, network.template_size,
-                             network.search_size, network.stride, network.num_templates)
         banks.append(build_feature_bank(Path(config.feature_bank) / name, samples, body, layout,
                                         count, num_workers=config.num_workers))
     train_set = BankPairs(banks[0], config.bank_samples, config.seed,
@@ -350,12 +350,12 @@ def _run(config: TrainConfig, context: DistributedContext) -> Path:
                            / train_seconds, 'seconds': time.perf_counter() - started})
         if epoch % config.checkpoint_interval == 0 or last:
             trainer.save(epoch)
-            best = val_iou if config.stage == 1 else val_accuracy
+            metric, best = (('val_iou', val_iou) if config.stage == 1
+                            else ('val_accuracy', val_accuracy))
             if best is not None and context.is_main and keep_if_best(
-                    trainer.folder, trainer.last_checkpoint, epoch,
-                    'val_iou' if config.stage == 1 else 'val_accuracy', best):
-                log.info('stage %d: epoch %d is the best so far (%.4f)', config.stage, epoch,
-                         best)
+                    trainer.folder, trainer.last_checkpoint, epoch, metric, best):
+                log.info('stage %d: epoch %d is the best so far (%s %.4f)', config.stage, epoch,
+                         metric, best)
         if stopped:
             if context.is_main:
                 log.info('stage %d: time limit of %.1f min reached in epoch %d',
