@@ -8,6 +8,7 @@ import yaml
 
 BACKBONES = ('resnet', 'efficientnet_lite0', 'repvgg')
 ARCHITECTURES = ('stark', 'lightning')
+SCORE_INPUTS = ('query', 'match')
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class ModelConfig:
     dropout: float = 0.1           # training only
     head_channels: int = 256       # corner head width (halves at each of its 4 conv layers)
     score_head: bool = True        # STARK-ST: 3-layer MLP on the decoder output
+    # what the score head sees: 'query' (STARK-ST: the decoder output) or 'match' (that and the
+    # box's appearance match with each template, model/appearance_match.py)
+    score_input: str = 'query'
     num_templates: int = 2         # initial + dynamic (ST); 1 for STARK-S
     template_size: int = 128       # template crop side in pixels
     search_size: int = 320         # search crop side in pixels
@@ -40,6 +44,9 @@ class ModelConfig:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f'unknown architecture {self.architecture!r}; expected one of '
                              f'{ARCHITECTURES}')
+        if self.score_input not in SCORE_INPUTS:
+            raise ValueError(f'unknown score_input {self.score_input!r}; expected one of '
+                             f'{SCORE_INPUTS}')
         if (self.architecture == 'lightning') != (self.backbone == 'repvgg'):
             raise ValueError('the lightning architecture goes with the repvgg backbone, and '
                              'only with it')

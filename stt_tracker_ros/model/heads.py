@@ -57,15 +57,19 @@ class CornerHead(nn.Module):
 
 
 class ScoreHead(nn.Module):
-    """MLP dim -> dim -> dim -> 1 with ReLU between layers; outputs the target-present logit."""
+    """MLP inputs -> dim -> dim -> 1 with ReLU between layers; outputs the target-present logit.
 
-    def __init__(self, dim: int = 256, num_layers: int = 3):
+    `inputs` is `dim` (the decoder output) in STARK-ST; wider where the head also sees the
+    appearance match (model/appearance_match.py).
+    """
+
+    def __init__(self, dim: int = 256, num_layers: int = 3, inputs: int | None = None):
         super().__init__()
-        widths = [dim] * num_layers + [1]
+        widths = [inputs or dim] + [dim] * (num_layers - 1) + [1]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[..., dim] decoder output -> [..., 1] target-present logit."""
+        """[..., inputs] decoder output (and match) -> [..., 1] target-present logit."""
         for index, layer in enumerate(self.layers):
             x = layer(x)
             if index < len(self.layers) - 1:

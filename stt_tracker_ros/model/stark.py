@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stt_tracker_ros.config import ModelConfig
+from stt_tracker_ros.model.appearance_match import appearance_match
 from stt_tracker_ros.model.backbone import ResNetBody, build_backbone
 from stt_tracker_ros.model.efficientnet_lite import EfficientNetLiteBody
 from stt_tracker_ros.model.heads import CornerHead, ScoreHead
@@ -49,7 +50,8 @@ class Stark(PlacedModule):
                                    config.stride)
         self.query_embed = nn.Embedding(1, dim)
         self.bottleneck = nn.Conv2d(self.backbone[0].body.out_channels, dim, 1)
-        self.cls_head = ScoreHead(dim) if config.score_head else None
+        match = dim * config.num_templates if config.score_input == 'match' else 0
+        self.cls_head = ScoreHead(dim, inputs=dim + match) if config.score_head else None
 
     def encode(self, image: torch.Tensor, mask: torch.Tensor) -> Tokens:
         """Backbone, bottleneck and position encoding of one crop.
@@ -91,8 +93,17 @@ class Stark(PlacedModule):
         corners = self.box_head(fused.reshape(fused.shape[0], -1, size, size))
         x1, y1, x2, y2 = corners.unbind(1)
         boxes = torch.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), dim=1)
-        logits = None if self.cls_head is None else self.cls_head(hs)[:, 0]
-        return StarkOutput(boxes, logits, hs)
+        return StarkOutput(boxes, self._score(hs, templates, search, boxes), hs)
+
+    def _score(self, hs: torch.Tensor, templates: Sequence[Tokens], search: Tokens,
+               boxes: torch.Tensor) -> torch.Tensor | None:
+        if self.cls_head is None:
+            return None
+        if self.config.score_input == 'match':
+            match = appearance_match(search.feat, torch.cat([t.feat for t in templates]),
+                                     self.config.num_templates, boxes)
+            hs = torch.cat((hs, match.to(hs.dtype)), dim=1)
+        return self.cls_head(hs)[:, 0]
 
     def search(self, templates: Sequence[Tokens], image: torch.Tensor,
                mask: torch.Tensor) -> StarkOutput:

@@ -122,8 +122,10 @@ def load_initial_weights(model: nn.Module, path: str | Path, allow_missing: str 
     Args:
         model: the network to fill.
         path: any file `read_checkpoint` accepts (official .pth.tar, ours, safetensors).
-        allow_missing: key prefix that may be absent (stage 2 from a STARK-S style file:
-            'cls_head.'); the official code loads stage-1 weights non-strictly for this.
+        allow_missing: key prefix that may be absent or of another shape, and then keeps the
+            network's initial values (stage 2 from a STARK-S style file, or onto a score head of
+            another input width: 'cls_head.'); the official code loads stage-1 weights
+            non-strictly for this.
 
     Raises:
         CheckpointError: unreadable, or the weights do not fit the network.
@@ -131,7 +133,8 @@ def load_initial_weights(model: nn.Module, path: str | Path, allow_missing: str 
     state, _ = read_checkpoint(path)
     expected = model.state_dict()
     for key in expected:
-        if allow_missing and key.startswith(allow_missing) and key not in state:
+        if (allow_missing and key.startswith(allow_missing)
+                and (key not in state or state[key].shape != expected[key].shape)):
             state[key] = expected[key]
     problems = state_dict_problems(model, state)
     if problems:

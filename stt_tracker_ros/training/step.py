@@ -44,16 +44,36 @@ def forward_batch(model: nn.Module, batch: dict[str, torch.Tensor]) -> StarkOutp
     return model(templates, (search, batch['search_mask']))
 
 
+def box_iou(output: StarkOutput, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """[B] IoU of each predicted box with the target in its search crop (float64, detached)."""
+    pred = box_cxcywh_to_xyxy(output.boxes.detach().double())
+    target = box_xywh_to_xyxy(batch['search_box'].double()).clamp(0.0, 1.0)
+    return generalized_iou(pred, target)[1]
+
+
+def score_labels(output: StarkOutput, batch: dict[str, torch.Tensor], label_iou: float
+                 ) -> torch.Tensor:
+    """[B] what the score head should say: the sample's label (1: the search crop holds the
+    template's target), and with `label_iou` > 0 only where the predicted box also overlaps
+    the target by at least that IoU (a confidence in the box, not only in the target's
+    presence)."""
+    labels = batch['label']
+    if label_iou > 0:
+        labels = labels * (box_iou(output, batch) >= label_iou).to(labels.dtype)
+    return labels
+
+
 def compute_loss(output: StarkOutput, batch: dict[str, torch.Tensor], stage: int,
                  giou_weight: float = 2.0, l1_weight: float = 5.0,
-                 boxes_in_stage2: bool = False) -> StepLoss:
-    """Stage 1: weighted GIoU + L1 of the boxes; stage 2: BCE of the score logits, plus the
-    stage-1 loss of the positives' boxes with `boxes_in_stage2` (when the transformer trains).
+                 boxes_in_stage2: bool = False, label_iou: float = 0.0) -> StepLoss:
+    """Stage 1: weighted GIoU + L1 of the boxes; stage 2: BCE of the score logits against
+    `score_labels`, plus the stage-1 loss of the positives' boxes with `boxes_in_stage2` (when
+    the transformer trains).
 
     Stage-1 batches hold positives only (the sampler draws no negatives there).
     """
     if stage == 2:
-        loss = score_loss(output.logits, batch['label'])
+        loss = score_loss(output.logits, score_labels(output, batch, label_iou))
         stats = {'loss_cls': loss.detach()}
         positive = batch['label'] > 0.5
         if boxes_in_stage2 and positive.any():
@@ -68,20 +88,21 @@ def compute_loss(output: StarkOutput, batch: dict[str, torch.Tensor], stage: int
     return StepLoss(terms.total, stats)
 
 
-def validation_sums(output: StarkOutput, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def validation_sums(output: StarkOutput, batch: dict[str, torch.Tensor], label_iou: float = 0.0
+                    ) -> torch.Tensor:
     """[4] float64 sums over the batch: IoU of positives, positives, correct scores, samples.
 
     The IoU is the box IoU with the target in the search crop; a score is correct when the
-    logit's sign matches the label (always counted correct for a network without score head).
+    logit's sign matches `score_labels` (always counted correct for a network without score
+    head).
     """
     labels = batch['label'].double()
-    pred = box_cxcywh_to_xyxy(output.boxes.double())
-    target = box_xywh_to_xyxy(batch['search_box'].double()).clamp(0.0, 1.0)
-    iou = generalized_iou(pred, target)[1]
+    iou = box_iou(output, batch)
     if output.logits is None:
         correct = torch.ones_like(labels)
     else:
-        correct = ((output.logits.double() > 0).double() == labels).double()
+        wanted = score_labels(output, batch, label_iou).double()
+        correct = ((output.logits.double() > 0).double() == wanted).double()
     return torch.stack([(iou * labels).sum(), labels.sum(), correct.sum(),
                         torch.tensor(float(len(labels)), dtype=torch.float64,
                                      device=labels.device)])

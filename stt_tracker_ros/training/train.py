@@ -227,7 +227,8 @@ class _Trainer:
             with self.autocast():
                 output = forward_batch(self.wrapped, batch)
             result = compute_loss(output, batch, config.stage, config.giou_weight,
-                                  config.l1_weight, config.stage2_transformer)
+                                  config.l1_weight, config.stage2_transformer,
+                                  config.score_label_iou)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(result.loss).backward()
             self.scaler.unscale_(self.optimizer)
@@ -260,7 +261,7 @@ class _Trainer:
             batch = batch_to_device(batch, self.context.device)
             with self.autocast():
                 output = forward_batch(self.model, batch)
-            sums += validation_sums(output, batch)
+            sums += validation_sums(output, batch, self.config.score_label_iou)
         iou, positives, correct, count = all_reduce_sum(sums, self.context).tolist()
         accuracy = correct / max(count, 1.0) if self.config.stage == 2 else None
         return iou / max(positives, 1.0), accuracy

@@ -84,6 +84,8 @@ class TrainConfig:
     negative_prob: float = 0.5      # stage 2: share of negative search regions
     stage2_transformer: bool = False  # stage 2 also trains the transformer, with the box loss
     #                                   kept on the positives (not in the official recipe)
+    score_label_iou: float = 0.0    # stage 2, > 0: a positive's label is 1 only where the
+    #                                 predicted box has at least this IoU (training/step.py)
     template_factor: float = 2.0
     search_factor: float = 5.0
     template_scale_jitter: float = 0.0
@@ -116,8 +118,9 @@ class TrainConfig:
                 raise ValueError(f'{name} must be at least 1')
         if self.time_limit_minutes < 0:
             raise ValueError('time_limit_minutes must not be negative')
-        if not 0.0 <= self.negative_prob <= 1.0:
-            raise ValueError('negative_prob must lie in [0, 1]')
+        for name in ('negative_prob', 'score_label_iou'):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f'{name} must lie in [0, 1]')
         if self.feature_bank and self.train_backbone_norm:
             raise ValueError('feature_bank keeps the body frozen: train_backbone_norm must be '
                              'false')

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from stt_tracker_ros.cli import main
-from stt_tracker_ros.config import TrackerConfig
+from stt_tracker_ros.config import ModelConfig, TrackerConfig, override
 from stt_tracker_ros.export.onnx_export import export_onnx
+from stt_tracker_ros.model.stark import build_stark
 from stt_tracker_ros.parity import _model_input, fixture_frames, fixture_model
 from stt_tracker_ros.tracking.factory import build_tracker
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
@@ -157,3 +158,25 @@ def test_providers_prefer_tensorrt_then_cuda_where_the_build_has_them(monkeypatc
                         lambda: ['CUDAExecutionProvider', 'CPUExecutionProvider'])
     assert execution_providers(cuda, half=True) == ['CUDAExecutionProvider',
                                                     'CPUExecutionProvider']
+
+
+def test_a_score_head_on_the_appearance_match_exports(tmp_path):
+    """The default model's score input (model/appearance_match.py) runs under ONNX Runtime."""
+    torch.manual_seed(0)
+    config = override(ModelConfig(), dict(
+        backbone='efficientnet_lite0', hidden_dim=32, num_heads=2, encoder_layers=1,
+        decoder_layers=1, ffn_dim=64, head_channels=16, template_size=64, search_size=128,
+        score_input='match'))
+    model = build_stark(config).eval()
+    export_onnx(model, tmp_path)
+    runtime = OnnxStark(tmp_path)
+    generator = torch.Generator().manual_seed(1)
+    mask = torch.zeros(1, 64, 64, dtype=torch.bool)
+    images = [torch.randn(1, 3, 64, 64, generator=generator) for _ in range(2)]
+    search = torch.randn(1, 3, 128, 128, generator=generator)
+    search_mask = torch.zeros(1, 128, 128, dtype=torch.bool)
+    with torch.inference_mode():
+        expected = model.search([model.encode(i, mask) for i in images], search, search_mask)
+        got = runtime.search([runtime.encode(i, mask) for i in images], search, search_mask)
+    np.testing.assert_allclose(got.boxes.numpy(), expected.boxes.numpy(), atol=1e-5)
+    np.testing.assert_allclose(got.logits.numpy(), expected.logits.numpy(), atol=1e-5)
