@@ -20,8 +20,9 @@ class ScriptedModel(PlacedModule):
     tests can tell which image a template came from.
     """
 
-    def __init__(self, confidences, num_templates=2):
+    def __init__(self, confidences, num_templates=2, centre_x=0.5):
         super().__init__()
+        self.centre_x = centre_x
         self.config = ModelConfig(num_templates=num_templates)
         self.anchor = nn.Parameter(torch.zeros(1))
         self.confidences = list(confidences)
@@ -35,7 +36,7 @@ class ScriptedModel(PlacedModule):
     def search(self, templates, image, mask):
         self.decoded_templates.append([float(t.feat) for t in templates])
         # A box of 1/5 of the crop centred in it: the same box as before, for factor 5.
-        boxes = torch.tensor([[0.5, 0.5, 0.2, 0.2]])
+        boxes = torch.tensor([[self.centre_x, 0.5, 0.2, 0.2]])
         logit = torch.logit(torch.tensor([self.confidences.pop(0)]).clamp(1e-6, 1 - 1e-6))
         return StarkOutput(boxes, logit, torch.zeros(1, 256))
 
@@ -104,20 +105,20 @@ def test_lost_after_patience_and_recovery():
     assert states == [T, T, T, L, L, T, T]
 
 
-def test_search_returns_to_last_confident_box_while_lost():
-    """While LOST, low-confidence predictions must not drag the search region away."""
-    tracker = make_tracker([0.9, 0.1, 0.1, 0.1], lost_patience=1)
+def test_search_follows_the_prediction_while_lost():
+    """LOST is a report: every search region is centred on the latest prediction, as in the
+    official tracker, whatever the confidence."""
+    # Each prediction lies 0.05 crop sides (10 px) right of the search region's centre.
+    tracker = StarkTracker(ScriptedModel([0.9, 0.1, 0.1, 0.1], centre_x=0.55),
+                           TrackerConfig(lost_patience=1))
     tracker.initialize(FRAME, BOX)
-    tracker.track(FRAME)
-    confident = tracker._confident_box
-    lost = tracker.track(FRAME)
-    assert lost.state == TrackState.LOST
-    assert tracker._confident_box == confident
-    # Every later search crop is centred on the confident box, so the prediction stays there.
-    for _ in range(2):
-        x, y, w, h = tracker.track(FRAME).box_xywh
-        cx, cy, cw, ch = confident
-        assert (x + w / 2, y + h / 2) == pytest.approx((cx + cw / 2, cy + ch / 2))
+    previous = tracker.track(FRAME).box_xywh
+    for _ in range(3):
+        result = tracker.track(FRAME)
+        assert result.state == TrackState.LOST
+        assert result.box_xywh[0] == pytest.approx(previous[0] + 10.0, abs=0.5)
+        assert tracker.search_anchor(FRAME) == result.box_xywh
+        previous = result.box_xywh
 
 
 def test_reset_returns_to_idle():
