@@ -223,8 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--device', default='auto')
     evaluate.add_argument('--tracker-override', action='append', default=[],
                           metavar='KEY=VALUE', help='change a STARK tracking setting '
-                          '(TrackerConfig), e.g. lost_patience=1000000 (never LOST) or '
-                          'search_factor=4.5')
+                          '(TrackerConfig), e.g. lost_patience=1000000 to search around every '
+                          'prediction as the official tracker does, or search_factor=4.5')
     evaluate.set_defaults(run=_eval)
 
     train = commands.add_parser('train', help='train STARK (stage 1 or 2; torchrun for DDP)')

@@ -57,12 +57,11 @@ def check_frame(frame: np.ndarray) -> tuple[int, int]:
 class StarkTracker:
     """Follows one target given by a box on the first frame.
 
-    The boxes equal those of the official STARK-ST tracker (researchmm/Stark,
-    lib/test/tracker/stark_st.py): each search region is centred on the latest prediction. On top
-    of it, a report: after `lost_patience` consecutive frames below `lost_threshold` the state
-    is LOST until the confidence comes back. (Holding the search region at the last confident
-    box while LOST instead cost the default model 0.068 success AUC on ../shared/data/sot,
-    docs/results/2026-12-07-match.) Without a score head (STARK-S,
+    The logic equals the official STARK-ST tracker (researchmm/Stark, lib/test/tracker/stark_st.py)
+    while the target is TRACKING. On top of it: after `lost_patience` consecutive frames below
+    `lost_threshold` the state becomes LOST, the search region returns to the last confident box
+    and stays there until the confidence comes back (with `follow_when_lost` it keeps following
+    the predictions, as the official tracker does). Without a score head (STARK-S,
     STARK-Lightning) the confidence is NaN and the state stays TRACKING, as in the official
     trackers for those models (stark_s.py, stark_lightning_X_trt.py): without a score, nothing
     marks a frame as lost.
@@ -96,6 +95,7 @@ class StarkTracker:
         self._state = TrackState.IDLE
         self._templates: list[Tokens] = []
         self._box: BoxXYWH | None = None
+        self._confident_box: BoxXYWH | None = None
         self._frame_shape: tuple[int, int] | None = None
         self._frame_index = 0
         self._low_confidence_frames = 0
@@ -112,7 +112,7 @@ class StarkTracker:
         template = self._template(frame, box)
         self.reset()
         self._templates = [template] * self.model.config.num_templates
-        self._box = box
+        self._box = self._confident_box = box
         self._frame_shape = (height, width)
         self._state = TrackState.TRACKING
         log.info('initialised on box %s', tuple(round(v, 1) for v in box))
@@ -149,6 +149,8 @@ class StarkTracker:
         if check_frame(frame) != self._frame_shape:
             raise InvalidFrameError(f'frame size changed from {self._frame_shape} to '
                                     f'{frame.shape[:2]} mid-track; re-initialise')
+        if self._state == TrackState.LOST and not self.config.follow_when_lost:
+            return self._confident_box
         return self._box
 
     def crops(self, frame: np.ndarray, boxes: list[BoxXYWH], factor: float, size: int
@@ -183,20 +185,24 @@ class StarkTracker:
         return self._templates
 
     def _update_state(self, box: BoxXYWH, confidence: float) -> None:
-        self._box = box
         if math.isnan(confidence):   # no score head: no evidence for LOST
+            self._box = self._confident_box = box
             return
-        if confidence >= self.config.lost_threshold:
+        confident = confidence >= self.config.lost_threshold
+        if confident:
             if self._state == TrackState.LOST:
                 log.info('target re-acquired (confidence %.2f)', confidence)
             self._low_confidence_frames = 0
             self._state = TrackState.TRACKING
+            self._confident_box = box
         else:
             self._low_confidence_frames += 1
             if (self._state == TrackState.TRACKING
                     and self._low_confidence_frames >= self.config.lost_patience):
                 log.info('target lost (confidence %.2f)', confidence)
                 self._state = TrackState.LOST
+        if self._state == TrackState.TRACKING or self.config.follow_when_lost:
+            self._box = box
 
     def _maybe_update_template(self, frame: np.ndarray, confidence: float) -> bool:
         if (len(self._templates) < 2 or self._state != TrackState.TRACKING

@@ -105,12 +105,28 @@ def test_lost_after_patience_and_recovery():
     assert states == [T, T, T, L, L, T, T]
 
 
-def test_search_follows_the_prediction_while_lost():
-    """LOST is a report: every search region is centred on the latest prediction, as in the
-    official tracker, whatever the confidence."""
+def test_search_returns_to_last_confident_box_while_lost():
+    """While LOST, low-confidence predictions must not drag the search region away."""
+    tracker = make_tracker([0.9, 0.1, 0.1, 0.1], lost_patience=1)
+    tracker.initialize(FRAME, BOX)
+    tracker.track(FRAME)
+    confident = tracker._confident_box
+    lost = tracker.track(FRAME)
+    assert lost.state == TrackState.LOST
+    assert tracker._confident_box == confident
+    # Every later search crop is centred on the confident box, so the prediction stays there.
+    for _ in range(2):
+        x, y, w, h = tracker.track(FRAME).box_xywh
+        cx, cy, cw, ch = confident
+        assert (x + w / 2, y + h / 2) == pytest.approx((cx + cw / 2, cy + ch / 2))
+
+
+def test_search_follows_the_predictions_while_lost_when_asked():
+    """follow_when_lost: LOST is a report and every search region is centred on the latest
+    prediction, as in the official tracker."""
     # Each prediction lies 0.05 crop sides (10 px) right of the search region's centre.
     tracker = StarkTracker(ScriptedModel([0.9, 0.1, 0.1, 0.1], centre_x=0.55),
-                           TrackerConfig(lost_patience=1))
+                           TrackerConfig(lost_patience=1, follow_when_lost=True))
     tracker.initialize(FRAME, BOX)
     previous = tracker.track(FRAME).box_xywh
     for _ in range(3):
