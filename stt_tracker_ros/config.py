@@ -95,7 +95,7 @@ class TrackerConfig:
     # prediction as the official tracker does, LOST then being only a report (True). Measured
     # on the default model (docs/results/2026-12-07-match): False keeps the demo's target through
     # its occlusions (mean IoU 0.81 against 0.40); True tracks ../shared/data/sot better (success
-    # AUC 0.332 against 0.259), where its confidence dips while the target moves on.
+    # AUC 0.332 against 0.307), where its confidence dips while the target moves on.
     follow_when_lost: bool = False
 
     def __post_init__(self) -> None:

@@ -52,4 +52,4 @@ def test_default_model_follows_targets_far_better_than_random_weights():
     trained_iou = _mean_iou(build_tracker(None, device='cpu'))
     random_iou = _mean_iou(StarkTracker(untrained), SEEDS[:2])
     print(f'mean IoU: trained {trained_iou:.3f}, random {random_iou:.3f}')   # pytest -rP
-    assert trained_iou > 0.25 and trained_iou > 5 * random_iou   # measured: 0.310 and 0.015
+    assert trained_iou > 0.25 and trained_iou > 5 * random_iou   # measured: 0.325 and 0.015
