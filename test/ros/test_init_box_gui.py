@@ -87,7 +87,8 @@ def test_gui_node_starts_the_tracker(tracker_rig, scripted_tracker, image_factor
     try:
         assert wait_until(lambda: gui.init_box_pub.get_subscription_count() > 0
                           and gui.init_pub.get_subscription_count() > 0
-                          and probe.image_pub.get_subscription_count() > 1)
+                          and probe.image_pub.get_subscription_count() > 1
+                          and node.outputs.status_subscribers() > 1)   # the probe and the GUI
         frame = image_factory(3, stamp_ns=7 * 10 ** 9)
         # The GUI subscribes best effort: repeat until its side of the match is up too.
         assert wait_until(lambda: probe.image_pub.publish(frame)
