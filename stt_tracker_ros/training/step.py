@@ -51,15 +51,13 @@ def box_iou(output: StarkOutput, batch: dict[str, torch.Tensor]) -> torch.Tensor
     return generalized_iou(pred, target)[1]
 
 
-def score_labels(output: StarkOutput, batch: dict[str, torch.Tensor], label_iou: float
-                 ) -> torch.Tensor:
-    """[B] what the score head should say: the sample's label (1: the search crop holds the
-    template's target), and with `label_iou` > 0 only where the predicted box also overlaps
-    the target by at least that IoU (a confidence in the box, not only in the target's
+def score_labels(labels: torch.Tensor, iou: torch.Tensor, label_iou: float) -> torch.Tensor:
+    """[B] what the score head should say: the samples' `labels` (1: the search crop holds the
+    template's target), and with `label_iou` > 0 only where the predicted box's `iou` (from
+    `box_iou`) also reaches that value (a confidence in the box, not only in the target's
     presence)."""
-    labels = batch['label']
     if label_iou > 0:
-        labels = labels * (box_iou(output, batch) >= label_iou).to(labels.dtype)
+        labels = labels * (iou >= label_iou).to(labels.dtype)
     return labels
 
 
@@ -73,7 +71,8 @@ def compute_loss(output: StarkOutput, batch: dict[str, torch.Tensor], stage: int
     Stage-1 batches hold positives only (the sampler draws no negatives there).
     """
     if stage == 2:
-        loss = score_loss(output.logits, score_labels(output, batch, label_iou))
+        loss = score_loss(output.logits,
+                          score_labels(batch['label'], box_iou(output, batch), label_iou))
         stats = {'loss_cls': loss.detach()}
         positive = batch['label'] > 0.5
         if boxes_in_stage2 and positive.any():
@@ -101,7 +100,7 @@ def validation_sums(output: StarkOutput, batch: dict[str, torch.Tensor], label_i
     if output.logits is None:
         correct = torch.ones_like(labels)
     else:
-        wanted = score_labels(output, batch, label_iou).double()
+        wanted = score_labels(labels, iou, label_iou)
         correct = ((output.logits.double() > 0).double() == wanted).double()
     return torch.stack([(iou * labels).sum(), labels.sum(), correct.sum(),
                         torch.tensor(float(len(labels)), dtype=torch.float64,

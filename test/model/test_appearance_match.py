@@ -8,7 +8,7 @@ from stt_tracker_ros.config import ModelConfig, override
 from stt_tracker_ros.model.appearance_match import appearance_match, box_cell_weights
 from stt_tracker_ros.model.stark import StarkOutput, build_stark
 from stt_tracker_ros.training.checkpoints import load_initial_weights
-from stt_tracker_ros.training.step import score_labels
+from stt_tracker_ros.training.step import box_iou, score_labels
 
 
 def _box(x, y, w, h):
@@ -101,5 +101,6 @@ def test_score_labels_can_ask_for_a_good_box():
     output = StarkOutput(boxes, torch.zeros(3), torch.zeros(3, 4))
     batch = {'label': torch.tensor([1.0, 1.0, 0.0]),
              'search_box': torch.tensor([[0.4, 0.4, 0.2, 0.2]] * 3)}   # (x, y, w, h)
-    np.testing.assert_array_equal(score_labels(output, batch, 0.0), [1.0, 1.0, 0.0])
-    np.testing.assert_array_equal(score_labels(output, batch, 0.5), [1.0, 0.0, 0.0])
+    iou = box_iou(output, batch)
+    np.testing.assert_array_equal(score_labels(batch['label'], iou, 0.0), [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(score_labels(batch['label'], iou, 0.5), [1.0, 0.0, 0.0])
