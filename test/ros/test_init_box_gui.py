@@ -99,6 +99,10 @@ def test_gui_node_starts_the_tracker(tracker_rig, scripted_tracker, image_factor
         status = probe.wait_status(lambda s: s.message == f'initialised from {source}')
         assert status.state == TrackStatus.TRACKING and status.header.stamp.sec == 7
         assert scripted_tracker.box == pytest.approx((10.0, 5.0, 20.0, 20.0))
+        # One more frame: its status says TRACKING too, should the GUI have missed the first.
+        later = image_factory(3, stamp_ns=8 * 10 ** 9)
+        probe.image_pub.publish(later)
+        probe.wait_status(lambda s: s.header.stamp.sec == 8)
         assert wait_until(lambda: 'TRACKING' in gui.snapshot()[2])
     finally:
         ros_session.discard(gui)
