@@ -33,6 +33,9 @@ class ModelConfig:
     # what the score head sees: 'query' (STARK-ST: the decoder output) or 'match' (that and the
     # box's appearance match with each template, model/appearance_match.py)
     score_input: str = 'query'
+    # the corner head also sees each search cell's cosine similarity with each cell of each
+    # template's target (model/target_correlation.py); off in the official variants
+    box_correlation: bool = False
     num_templates: int = 2         # initial + dynamic (ST); 1 for STARK-S
     template_size: int = 128       # template crop side in pixels
     search_size: int = 320         # search crop side in pixels
@@ -92,10 +95,10 @@ class TrackerConfig:
     lost_threshold: float = 0.5    # confidence below this counts towards LOST
     lost_patience: int = 3         # consecutive low-confidence frames before LOST
     # While LOST, the search region stays at the last confident box (False), or follows each
-    # prediction as the official tracker does, LOST then being only a report (True). Measured
-    # on the default model (docs/results/2026-12-07-match): False keeps the demo's target through
-    # its occlusions (mean IoU 0.81 against 0.40); True tracks ../shared/data/sot better (success
-    # AUC 0.332 against 0.307), where its confidence dips while the target moves on.
+    # prediction as the official tracker does, LOST then being only a report (True). With the
+    # default model False tracks ../shared/data/sot better (success AUC 0.426 against 0.412,
+    # docs/results/2026-12-08-correlation); with the one before it, False kept the demo's target
+    # through its occlusions (mean IoU 0.81 against 0.40, docs/results/2026-12-07-match).
     follow_when_lost: bool = False
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ from stt_tracker_ros.model.efficientnet_lite import EfficientNetLiteBody
 from stt_tracker_ros.model.heads import CornerHead, ScoreHead
 from stt_tracker_ros.model.placement import PlacedModule
 from stt_tracker_ros.model.position_encoding import sine_position_encoding
+from stt_tracker_ros.model.target_correlation import correlation_channels, target_correlation
 from stt_tracker_ros.model.transformer import Transformer
 
 
@@ -46,8 +47,11 @@ class Stark(PlacedModule):
         self.backbone = build_backbone(build_body(config))
         self.transformer = Transformer(dim, config.num_heads, config.encoder_layers,
                                        config.decoder_layers, config.ffn_dim, config.dropout)
-        self.box_head = CornerHead(dim, config.head_channels, config.search_feat_size,
-                                   config.stride)
+        correlation = (correlation_channels(config.template_size, config.stride,
+                                            config.num_templates)
+                       if config.box_correlation else 0)
+        self.box_head = CornerHead(dim + correlation, config.head_channels,
+                                   config.search_feat_size, config.stride)
         self.query_embed = nn.Embedding(1, dim)
         self.bottleneck = nn.Conv2d(self.backbone[0].body.out_channels, dim, 1)
         match = dim * config.num_templates if config.score_input == 'match' else 0
@@ -90,7 +94,12 @@ class Stark(PlacedModule):
         similarity = torch.bmm(tokens, hs.unsqueeze(2))    # [B, HW, 1]
         fused = (tokens * similarity).permute(0, 2, 1)     # [B, C, HW]
         size = self.config.search_feat_size
-        corners = self.box_head(fused.reshape(fused.shape[0], -1, size, size))
+        fused = fused.reshape(fused.shape[0], -1, size, size)
+        if self.config.box_correlation:
+            correlation = target_correlation(search.feat, torch.cat([t.feat for t in templates]),
+                                             self.config.num_templates)
+            fused = torch.cat((fused, correlation.to(fused.dtype)), dim=1)
+        corners = self.box_head(fused)
         x1, y1, x2, y2 = corners.unbind(1)
         boxes = torch.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), dim=1)
         return StarkOutput(boxes, self._score(hs, templates, search, boxes), hs)

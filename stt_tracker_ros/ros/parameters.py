@@ -30,6 +30,7 @@ class NodeParameters:
     update_threshold: float = _TRACKER_DEFAULTS.update_threshold
     lost_threshold: float = _TRACKER_DEFAULTS.lost_threshold
     lost_patience: int = _TRACKER_DEFAULTS.lost_patience
+    follow_when_lost: bool = _TRACKER_DEFAULTS.follow_when_lost
     image_reliability: str = 'best_effort'
     use_compressed: bool = False
     class_id: str = 'object'
@@ -44,7 +45,8 @@ class NodeParameters:
         """`base` (default TrackerConfig()) with this node's thresholds applied."""
         return replace(base or TrackerConfig(), update_interval=self.update_interval,
                        update_threshold=self.update_threshold,
-                       lost_threshold=self.lost_threshold, lost_patience=self.lost_patience)
+                       lost_threshold=self.lost_threshold, lost_patience=self.lost_patience,
+                       follow_when_lost=self.follow_when_lost)
 
 
 RELIABILITIES = ('best_effort', 'reliable')
@@ -90,6 +92,9 @@ _DESCRIPTORS: dict[str, ParameterDescriptor] = {
     'lost_patience': ParameterDescriptor(
         description='consecutive low-confidence frames before the state becomes LOST',
         integer_range=_int_range(1, 1000)),
+    'follow_when_lost': ParameterDescriptor(
+        description='while LOST, search around each new prediction (as the official tracker) '
+                    'instead of around the last confident box'),
     'image_reliability': ParameterDescriptor(
         description="image subscription reliability: 'best_effort' (sensor data, accepts "
                     "every publisher) or 'reliable'; history depth is 1", read_only=True),

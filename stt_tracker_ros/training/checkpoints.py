@@ -116,7 +116,20 @@ def keep_if_best(folder: Path, checkpoint: Path, epoch: int, metric: str, value:
     return True
 
 
-def load_initial_weights(model: nn.Module, path: str | Path, allow_missing: str = '') -> None:
+def widened(saved: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor | None:
+    """`saved` (a weight [out, in, ...]) grown to `wanted`'s shape by zero input channels after
+    its own, or None where the shapes differ otherwise. A network given extra inputs then starts
+    out computing exactly what the saved one computed."""
+    if (saved.ndim < 2 or saved.ndim != wanted.ndim or saved.shape[1] >= wanted.shape[1]
+            or saved.shape[:1] + saved.shape[2:] != wanted.shape[:1] + wanted.shape[2:]):
+        return None
+    grown = torch.zeros(wanted.shape, dtype=saved.dtype)
+    grown[:, :saved.shape[1]] = saved
+    return grown
+
+
+def load_initial_weights(model: nn.Module, path: str | Path, allow_missing: str = '',
+                         widen: str = '') -> None:
     """Load a STARK checkpoint's weights into `model` (to fine-tune or to start stage 2).
 
     Args:
@@ -126,6 +139,9 @@ def load_initial_weights(model: nn.Module, path: str | Path, allow_missing: str 
             network's initial values (stage 2 from a STARK-S style file, or onto a score head of
             another input width: 'cls_head.'); the official code loads stage-1 weights
             non-strictly for this.
+        widen: key prefix of weights that may have fewer input channels in the file than in
+            the network (a corner head given the target correlation, ModelConfig.
+            box_correlation): the file's channels come first, the new ones start at zero.
 
     Raises:
         CheckpointError: unreadable, or the weights do not fit the network.
@@ -133,6 +149,10 @@ def load_initial_weights(model: nn.Module, path: str | Path, allow_missing: str 
     state, _ = read_checkpoint(path)
     expected = model.state_dict()
     for key in expected:
+        if widen and key.startswith(widen) and key in state:
+            grown = widened(state[key], expected[key])
+            if grown is not None:
+                state[key] = grown
         if (allow_missing and key.startswith(allow_missing)
                 and (key not in state or state[key].shape != expected[key].shape)):
             state[key] = expected[key]

@@ -104,8 +104,10 @@ def build_datasets(config: TrainConfig, network: ModelConfig, model: Stark
 
 def initialise_weights(model: Stark, config: TrainConfig) -> None:
     """Stage 1: ImageNet body weights (given, or the installed EfficientNet-Lite0 ones for that
-    body unless `init_checkpoint` brings a body) and/or STARK weights to fine-tune. Stage 2:
-    `init_checkpoint`, else stage 1's best checkpoint by validation IoU, else its newest.
+    body unless `init_checkpoint` brings a body) and/or STARK weights to fine-tune (the score
+    head, which stage 1 does not train, may be of another width; a corner head given the target
+    correlation starts from one without it). Stage 2: `init_checkpoint`, else stage 1's best
+    checkpoint by validation IoU, else its newest.
 
     Raises:
         CheckpointError: stage 2 without a stage-1 checkpoint, or unusable weight files.
@@ -115,7 +117,8 @@ def initialise_weights(model: Stark, config: TrainConfig) -> None:
         if config.backbone_weights or (lite_body and not config.init_checkpoint):
             load_backbone_weights(model, config.backbone_weights or imagenet_weights_path())
         if config.init_checkpoint:
-            load_initial_weights(model, config.init_checkpoint)
+            load_initial_weights(model, config.init_checkpoint, allow_missing='cls_head.',
+                                 widen='box_head.conv1_')
         return
     stage1 = stage_dir(config.output_dir, 1)
     path = config.init_checkpoint or best_checkpoint(stage1) or latest_checkpoint(stage1)

@@ -45,3 +45,9 @@ def test_demo_runs_and_reports(tmp_path):
     capture.release()
     assert frames == 12
     assert (tmp_path / 'demo_tracker.log').read_text().count('initialised from ~/init') == 1
+
+
+def test_the_demo_passes_follow_when_lost_to_the_node():
+    from stt_tracker_ros.ros.demo.run import parse_args, tracker_arguments
+    assert 'follow_when_lost:=false' in tracker_arguments(parse_args([]))
+    assert 'follow_when_lost:=true' in tracker_arguments(parse_args(['--follow-when-lost']))

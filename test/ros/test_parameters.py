@@ -20,8 +20,9 @@ from stt_tracker_ros.ros.parameters import (NodeParameters, apply_changes,  # no
 pytestmark = pytest.mark.ros
 DOMAIN_OFFSET = 2
 CONFIG = Path(__file__).resolve().parents[2] / 'config' / 'tracker.yaml'
-RUNTIME = {'update_interval', 'update_threshold', 'lost_threshold', 'lost_patience', 'class_id',
-           'publish_when_lost', 'debug_image', 'init_stamp_tolerance'}
+RUNTIME = {'update_interval', 'update_threshold', 'lost_threshold', 'lost_patience',
+           'follow_when_lost', 'class_id', 'publish_when_lost', 'debug_image',
+           'init_stamp_tolerance'}
 
 
 @pytest.fixture
@@ -48,10 +49,13 @@ def test_every_parameter_is_described_and_ranged(plain_node):
 def test_apply_changes_validates_against_the_tracker_config():
     current = NodeParameters()
     updated, result = apply_changes(current, [Parameter('lost_threshold', value=0.25),
-                                              Parameter('lost_patience', value=7)])
+                                              Parameter('lost_patience', value=7),
+                                              Parameter('follow_when_lost', value=True)])
     assert result.successful
     assert (updated.lost_threshold, updated.lost_patience) == (0.25, 7)
     assert updated.tracker_config().lost_threshold == 0.25
+    assert updated.tracker_config().follow_when_lost and not current.tracker_config(
+        ).follow_when_lost
     unchanged, rejected = apply_changes(current, [Parameter('update_threshold', value=1.5)])
     assert not rejected.successful and 'update_threshold' in rejected.reason
     assert unchanged is current

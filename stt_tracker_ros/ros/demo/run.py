@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="tracker's image QoS (default reliable: the demo camera publishes "
                              'reliable, and best effort loses large fragmented frames when the '
                              'CPU is busy)')
+    parser.add_argument('--follow-when-lost', action='store_true',
+                        help='while LOST, search around each prediction instead of the last '
+                             'confident box (the node parameter follow_when_lost)')
     parser.add_argument('--out', type=Path, default=Path('out/demo.mp4'), help='video file')
     parser.add_argument('--domain-id', type=int, default=1 + (os.getpid() * 7 + 33) % 100,
                         help='ROS_DOMAIN_ID for this run (default: from the process id)')
@@ -64,7 +67,8 @@ def tracker_arguments(args: argparse.Namespace) -> list[str]:
     from stt_tracker_ros.tracking.factory import DEFAULT_CHECKPOINT
 
     params = {'device': args.device, 'publish_when_lost': 'true',
-              'image_reliability': args.image_reliability}
+              'image_reliability': args.image_reliability,
+              'follow_when_lost': str(args.follow_when_lost).lower()}
     if args.checkpoint:
         params['checkpoint'] = args.checkpoint
     elif not DEFAULT_CHECKPOINT.is_file():
