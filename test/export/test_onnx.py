@@ -160,13 +160,17 @@ def test_providers_prefer_tensorrt_then_cuda_where_the_build_has_them(monkeypatc
                                                     'CPUExecutionProvider']
 
 
-def test_a_score_head_on_the_appearance_match_exports(tmp_path):
-    """The default model's score input (model/appearance_match.py) runs under ONNX Runtime."""
+@pytest.mark.parametrize('extra', [dict(score_input='match'),
+                                   dict(score_input='match', box_correlation=True)],
+                         ids=['appearance_match', 'target_correlation'])
+def test_the_default_models_extra_inputs_export(tmp_path, extra):
+    """The default model's score input (model/appearance_match.py) and corner-head prior
+    (model/target_correlation.py) run under ONNX Runtime."""
     torch.manual_seed(0)
     config = override(ModelConfig(), dict(
         backbone='efficientnet_lite0', hidden_dim=32, num_heads=2, encoder_layers=1,
         decoder_layers=1, ffn_dim=64, head_channels=16, template_size=64, search_size=128,
-        score_input='match'))
+        **extra))
     model = build_stark(config).eval()
     export_onnx(model, tmp_path)
     runtime = OnnxStark(tmp_path)
@@ -180,25 +184,3 @@ def test_a_score_head_on_the_appearance_match_exports(tmp_path):
         got = runtime.search([runtime.encode(i, mask) for i in images], search, search_mask)
     np.testing.assert_allclose(got.boxes.numpy(), expected.boxes.numpy(), atol=1e-5)
     np.testing.assert_allclose(got.logits.numpy(), expected.logits.numpy(), atol=1e-5)
-
-
-def test_a_corner_head_on_the_target_correlation_exports(tmp_path):
-    """The default model's corner-head prior (model/target_correlation.py) runs under ONNX
-    Runtime."""
-    torch.manual_seed(0)
-    config = override(ModelConfig(), dict(
-        backbone='efficientnet_lite0', hidden_dim=32, num_heads=2, encoder_layers=1,
-        decoder_layers=1, ffn_dim=64, head_channels=16, template_size=64, search_size=128,
-        score_input='match', box_correlation=True))
-    model = build_stark(config).eval()
-    export_onnx(model, tmp_path)
-    runtime = OnnxStark(tmp_path)
-    generator = torch.Generator().manual_seed(1)
-    mask = torch.zeros(1, 64, 64, dtype=torch.bool)
-    images = [torch.randn(1, 3, 64, 64, generator=generator) for _ in range(2)]
-    search = torch.randn(1, 3, 128, 128, generator=generator)
-    search_mask = torch.zeros(1, 128, 128, dtype=torch.bool)
-    with torch.inference_mode():
-        expected = model.search([model.encode(i, mask) for i in images], search, search_mask)
-        got = runtime.search([runtime.encode(i, mask) for i in images], search, search_mask)
-    np.testing.assert_allclose(got.boxes.numpy(), expected.boxes.numpy(), atol=1e-5)
