@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 # The template crop is centred on the target and `template_factor` (2) times its size: the
-# target covers the middle half of the crop (exactly for a square target).
-TEMPLATE_TARGET = (0.5, 0.5, 0.5, 0.5)
+# target covers the middle half of the crop (exactly for a square target), the box (cx, cy, w, h)
+# whose every coordinate is this.
+TEMPLATE_TARGET = 0.5
 
 
 def box_cell_weights(boxes: torch.Tensor, cells: int) -> torch.Tensor:
@@ -63,7 +64,9 @@ def appearance_match(search: torch.Tensor, templates: torch.Tensor, count: int,
     """
     channels = search.shape[2]
     box = _pooled(search, box_cell_weights(boxes.detach().float(), math.isqrt(search.shape[0])))
-    target = boxes.new_tensor(TEMPLATE_TARGET, dtype=torch.float32).expand(len(boxes), 4)
+    # A fill on the boxes' device, not a tensor built on the host: nothing to upload per frame
+    # (which a CUDA graph's capture would refuse).
+    target = boxes.new_full((len(boxes), 4), TEMPLATE_TARGET, dtype=torch.float32)
     parts = [box * _pooled(t, box_cell_weights(target, math.isqrt(t.shape[0])))
              for t in templates.chunk(count)]
     return torch.cat(parts, dim=1) * channels

@@ -89,6 +89,7 @@ class Stark(PlacedModule):
         memory, hs = self.transformer(feat, mask, pos, self.query_embed.weight)
         hs = hs[0]                                         # [B, C] (one query)
         search_len = search.feat.shape[0]
+        template_feat = feat[:-search_len]                 # [T * hw, B, C], before the encoder
         tokens = memory[-search_len:].permute(1, 0, 2)     # [B, HW, C]
         # Re-weight each search token by its raw dot product with the decoder output.
         similarity = torch.bmm(tokens, hs.unsqueeze(2))    # [B, HW, 1]
@@ -96,21 +97,21 @@ class Stark(PlacedModule):
         size = self.config.search_feat_size
         fused = fused.reshape(fused.shape[0], -1, size, size)
         if self.config.box_correlation:
-            correlation = target_correlation(search.feat, torch.cat([t.feat for t in templates]),
+            correlation = target_correlation(search.feat, template_feat,
                                              self.config.num_templates)
             fused = torch.cat((fused, correlation.to(fused.dtype)), dim=1)
         corners = self.box_head(fused)
         x1, y1, x2, y2 = corners.unbind(1)
         boxes = torch.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), dim=1)
-        return StarkOutput(boxes, self._score(hs, templates, search, boxes), hs)
+        return StarkOutput(boxes, self._score(hs, template_feat, search, boxes), hs)
 
-    def _score(self, hs: torch.Tensor, templates: Sequence[Tokens], search: Tokens,
+    def _score(self, hs: torch.Tensor, template_feat: torch.Tensor, search: Tokens,
                boxes: torch.Tensor) -> torch.Tensor | None:
         if self.cls_head is None:
             return None
         if self.config.score_input == 'match':
-            match = appearance_match(search.feat, torch.cat([t.feat for t in templates]),
-                                     self.config.num_templates, boxes)
+            match = appearance_match(search.feat, template_feat, self.config.num_templates,
+                                     boxes)
             hs = torch.cat((hs, match.to(hs.dtype)), dim=1)
         return self.cls_head(hs)[:, 0]
 

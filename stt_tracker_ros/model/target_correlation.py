@@ -15,16 +15,16 @@ import torch
 import torch.nn.functional as F
 
 
-def target_cells(side: int) -> torch.Tensor:
-    """Row-major indices of the middle half (side // 4 to side - side // 4 in both directions)
-    of a square grid of `side` cells: where the target sits in a template crop."""
-    keep = torch.arange(side // 4, side - side // 4)
-    return (keep[:, None] * side + keep[None, :]).flatten()
+def target_span(side: int) -> slice:
+    """Rows (and columns) of the middle half of a square grid of `side` cells, side // 4 to
+    side - side // 4: where the target sits in a template crop."""
+    return slice(side // 4, side - side // 4)
 
 
 def correlation_channels(template_size: int, stride: int, num_templates: int) -> int:
     """How many channels `target_correlation` adds: the target cells of all templates."""
-    return len(target_cells(template_size // stride)) * num_templates
+    span = target_span(template_size // stride)
+    return (span.stop - span.start) ** 2 * num_templates
 
 
 def target_correlation(search: torch.Tensor, templates: torch.Tensor, count: int
@@ -42,8 +42,12 @@ def target_correlation(search: torch.Tensor, templates: torch.Tensor, count: int
     search_unit = F.normalize(search.permute(1, 2, 0), dim=1, eps=1e-6)     # [B, C, S*S]
     parts = []
     for template in templates.chunk(count):
-        cells = target_cells(math.isqrt(template.shape[0])).to(template.device)
-        target = F.normalize(template[cells].transpose(0, 1), dim=2, eps=1e-6)  # [B, k, C]
-        parts.append(torch.bmm(target, search_unit))                          # [B, k, S*S]
+        cells = math.isqrt(template.shape[0])
+        span = target_span(cells)
+        # A view of the target's cells, row-major: no index tensor to build or upload per frame
+        # (which a CUDA graph's capture would refuse).
+        grid = template.reshape(cells, cells, *template.shape[1:])[span, span]
+        target = F.normalize(grid.flatten(0, 1).transpose(0, 1), dim=2, eps=1e-6)  # [B, k, C]
+        parts.append(torch.bmm(target, search_unit))                              # [B, k, S*S]
     correlation = torch.cat(parts, dim=1)
     return correlation.reshape(correlation.shape[0], correlation.shape[1], side, side)

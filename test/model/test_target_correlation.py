@@ -6,7 +6,7 @@ import torch
 from stt_tracker_ros.config import ModelConfig, override
 from stt_tracker_ros.model.stark import build_stark
 from stt_tracker_ros.model.target_correlation import (
-    correlation_channels, target_cells, target_correlation)
+    correlation_channels, target_correlation, target_span)
 from stt_tracker_ros.training.checkpoints import load_initial_weights, widened
 
 LITE = dict(backbone='efficientnet_lite0', hidden_dim=32, num_heads=2, encoder_layers=1,
@@ -14,8 +14,12 @@ LITE = dict(backbone='efficientnet_lite0', hidden_dim=32, num_heads=2, encoder_l
 
 
 def test_target_cells_are_the_middle_half_of_the_template_grid():
-    assert target_cells(8).tolist() == [r * 8 + c for r in range(2, 6) for c in range(2, 6)]
-    assert target_cells(4).tolist() == [5, 6, 9, 10]
+    cells = torch.arange(64).reshape(8, 8)
+    span = target_span(8)
+    assert cells[span, span].flatten().tolist() == [
+        r * 8 + c for r in range(2, 6) for c in range(2, 6)]
+    small = torch.arange(16).reshape(4, 4)
+    assert small[target_span(4), target_span(4)].flatten().tolist() == [5, 6, 9, 10]
     assert correlation_channels(128, 16, 2) == 32
 
 

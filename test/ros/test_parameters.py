@@ -54,8 +54,8 @@ def test_apply_changes_validates_against_the_tracker_config():
     assert result.successful
     assert (updated.lost_threshold, updated.lost_patience) == (0.25, 7)
     assert updated.tracker_config().lost_threshold == 0.25
-    assert updated.tracker_config().follow_when_lost and not current.tracker_config(
-        ).follow_when_lost
+    assert updated.tracker_config().follow_when_lost
+    assert not current.tracker_config().follow_when_lost
     unchanged, rejected = apply_changes(current, [Parameter('update_threshold', value=1.5)])
     assert not rejected.successful and 'update_threshold' in rejected.reason
     assert unchanged is current

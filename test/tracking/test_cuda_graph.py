@@ -8,7 +8,7 @@ from stt_tracker_ros.config import ModelConfig, TrackerConfig
 from stt_tracker_ros.model.stark import build_stark
 from stt_tracker_ros.parity import fixture_frames, fixture_model
 from stt_tracker_ros.tracking.cuda_graph import GraphedStark
-from stt_tracker_ros.tracking.factory import prepare_for_inference
+from stt_tracker_ros.tracking.factory import build_tracker, prepare_for_inference
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 
 
@@ -115,3 +115,23 @@ def test_compiled_graph_equals_eager():
             got = graphed.search(templates, image, mask)
             torch.testing.assert_close(got.boxes, expected.boxes, atol=1e-5, rtol=0)
             torch.testing.assert_close(got.logits, expected.logits, atol=1e-4, rtol=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_the_default_model_records_and_replays(parity_fixture_path):
+    """The default model's extra inputs (target correlation, appearance match) record into a
+    graph: nothing in them is built on the host per frame."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    with np.load(parity_fixture_path) as archive:
+        frames = fixture_frames({k: archive[k] for k in archive.files if k.startswith('tracker')})
+    eager = build_tracker(None, device='cuda', cuda_graphs=False)
+    graphed = build_tracker(None, device='cuda', cuda_graphs=True)
+    assert isinstance(graphed.model, GraphedStark)
+    for tracker in (eager, graphed):
+        tracker.initialize(frames[0], (76.0, 105.0, 40.0, 30.0))
+    for frame in frames[1:6]:
+        expected, got = eager.track(frame), graphed.track(frame)
+        np.testing.assert_allclose(got.box_xywh, expected.box_xywh, atol=1e-3)
+        assert got.confidence == pytest.approx(expected.confidence, abs=1e-4)
