@@ -138,8 +138,10 @@ def tracker_settings(assignments: list[str]):
     return override(TrackerConfig(), values)
 
 
-def evaluation_sequences(fmt: str, root: str | None, limit: int | None = None) -> list:
-    """`load_sequences`, with a one-line ValueError when `root` is missing or holds none."""
+def evaluation_sequences(fmt: str, root: str | None, limit: int | None = None,
+                         names: list[str] | None = None) -> list:
+    """`load_sequences` (only those called `names`, when given), with a one-line ValueError
+    when `root` is missing, holds none, or lacks one of `names`."""
     from pathlib import Path
 
     if fmt != 'synthetic':
@@ -153,6 +155,11 @@ def evaluation_sequences(fmt: str, root: str | None, limit: int | None = None) -
         hint = ('it is one sequence\'s own folder: give the folder that holds it' if single
                 else f'expected {DATASET_LAYOUTS[fmt]}')
         raise ValueError(f'no sequence found in {root} for --format {fmt} ({hint})')
+    if names:
+        missing = sorted(set(names) - {s.name for s in sequences})
+        if missing:
+            raise ValueError(f'{root} holds no sequence called {", ".join(missing)}')
+        sequences = [s for s in sequences if s.name in names]
     return sequences
 
 
@@ -166,7 +173,7 @@ def _eval(args: argparse.Namespace) -> int:
         name, _, rest = spec.partition('=')
         name = name if rest else spec.split(':')[0]
         factories[name] = tracker_factory(rest or spec, args.device, config)
-    sequences = evaluation_sequences(args.format, args.root, args.limit)
+    sequences = evaluation_sequences(args.format, args.root, args.limit, args.sequences)
     summary = evaluate(factories, sequences, args.out)
     print('\n'.join(summary_tables(summary)))
     print(f'wrote {args.out}/summary.json and plots')
@@ -193,8 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser('convert', help='official checkpoint -> safetensors')
     convert.add_argument('source', help='official .pth.tar, a state dict, or safetensors')
     convert.add_argument('target', help='output .safetensors (variant kept in its metadata)')
-    convert.add_argument('--variant', choices=tuple(VARIANTS),
-                         help='check the file against this variant (default: inferred)')
+    convert.add_argument('--variant',
+                         help=f'check the file against this variant ({", ".join(VARIANTS)}), '
+                         'or against a model YAML (config/models/) whose settings the output '
+                         'then records (default: the file\'s own, or inferred)')
     convert.add_argument('--half', action='store_true',
                          help='store the weights as float16 (half the file; loaded as float32)')
     convert.add_argument('--fuse', action='store_true',
@@ -220,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                           'folder')
     evaluate.add_argument('--out', default='out/eval', help='output folder')
     evaluate.add_argument('--limit', type=int, help='evaluate only the first N sequences')
+    evaluate.add_argument('--sequences', nargs='+', metavar='NAME',
+                          help='evaluate only these sequences (e.g. held-out training ones)')
     evaluate.add_argument('--device', default='auto')
     evaluate.add_argument('--tracker-override', action='append', default=[],
                           metavar='KEY=VALUE', help='change a STARK tracking setting '

@@ -40,6 +40,9 @@ class ModelConfig:
     template_size: int = 128       # template crop side in pixels
     search_size: int = 320         # search crop side in pixels
     stride: int = 16               # backbone output stride
+    # search crop side / sqrt(target area) when tracking: how much context around the target
+    # the network sees (official test value 5.0); TrackerConfig.search_factor overrides it
+    search_factor: float = 5.0
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
@@ -50,6 +53,8 @@ class ModelConfig:
         if self.score_input not in SCORE_INPUTS:
             raise ValueError(f'unknown score_input {self.score_input!r}; expected one of '
                              f'{SCORE_INPUTS}')
+        if not self.search_factor > 0:
+            raise ValueError(f'search_factor must be positive, got {self.search_factor}')
         if (self.architecture == 'lightning') != (self.backbone == 'repvgg'):
             raise ValueError('the lightning architecture goes with the repvgg backbone, and '
                              'only with it')
@@ -89,7 +94,8 @@ class TrackerConfig:
     sizes in pixels belong to the network (ModelConfig)."""
 
     template_factor: float = 2.0   # template crop side / sqrt(target area)
-    search_factor: float = 5.0     # search crop side / sqrt(target area)
+    # search crop side / sqrt(target area); None: the network's (ModelConfig.search_factor)
+    search_factor: float | None = None
     update_interval: int = 200     # frames between dynamic-template refreshes (paper: 200)
     update_threshold: float = 0.5  # refresh only when the confidence is above this (paper: 0.5)
     lost_threshold: float = 0.5    # confidence below this counts towards LOST
@@ -102,7 +108,8 @@ class TrackerConfig:
     follow_when_lost: bool = False
 
     def __post_init__(self) -> None:
-        if self.template_factor <= 0 or self.search_factor <= 0:
+        search_ok = self.search_factor is None or self.search_factor > 0
+        if not self.template_factor > 0 or not search_ok:
             raise ValueError('crop factors must be positive')
         if self.update_interval < 1 or self.lost_patience < 1:
             raise ValueError('update_interval and lost_patience must be at least 1')

@@ -13,7 +13,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from stt_tracker_ros.config import ModelConfig, model_config, model_config_from_dict
+from stt_tracker_ros.config import (ModelConfig, model_config, model_config_from_dict,
+                                    network_config)
 from stt_tracker_ros.model.pickle_globals import (PickleFormatError, is_training_object,
                                                   pickled_globals, refused_globals)
 from stt_tracker_ros.model.repvgg import fuse_repvgg, has_fused_keys
@@ -149,9 +150,10 @@ def state_dict_problems(model: Stark, state: dict[str, torch.Tensor]) -> str:
 
 def _config_for(state: dict[str, torch.Tensor], metadata: dict[str, str],
                 variant: str | None) -> ModelConfig:
-    """The caller's variant first, then the file's recorded config, then the keys' evidence."""
+    """The caller's variant (or model YAML) first, then the file's recorded config, then the
+    keys' evidence."""
     if variant:
-        return model_config(variant)
+        return network_config(variant)
     if 'model_config' in metadata:
         return model_config_from_dict(json.loads(metadata['model_config']))
     return model_config(metadata.get('variant') or infer_variant(state))
@@ -162,10 +164,11 @@ def load_stark(path: str | Path, variant: str | None = None) -> Stark:
 
     Args:
         path: checkpoint file (official .pth.tar, plain state dict, or our safetensors).
-        variant: 's50', 'st50', 'st101' or 'lightning'; taken from the file's metadata or
-            inferred from its keys when None. A given variant that does not fit the file is an
-            error. Lightning files may hold the training-time RepVGG branches (official) or
-            the fused form (`convert --fuse`); the model takes the file's form.
+        variant: 's50', 'st50', 'st101' or 'lightning', or a model YAML (`network_config`);
+            taken from the file's metadata or inferred from its keys when None. A given
+            variant that does not fit the file is an error. Lightning files may hold the
+            training-time RepVGG branches (official) or the fused form (`convert --fuse`); the
+            model takes the file's form.
 
     Raises:
         CheckpointError: file missing, unreadable, not a checkpoint, or not of the variant.

@@ -97,7 +97,7 @@ class MultiTargetTracker:
         first = next(iter(self._targets.values()))
         size = self.model.config.search_size
         images, masks, factors = first.crops(frame, list(anchors.values()),
-                                             self._config.search_factor, size)
+                                             first.search_factor, size)
         output = self.model.search(self._batched_templates(), images, masks)
         rows = read_outputs(output)
         return {i: target.finish(frame, SearchInput(images[k:k + 1], masks[k:k + 1], anchors[i],

@@ -134,8 +134,13 @@ class StarkTracker:
         """Check the frame and crop the search region (first half of `track`)."""
         anchor = self.search_anchor(frame)
         size = self.model.config.search_size
-        images, masks, factors = self.crops(frame, [anchor], self.config.search_factor, size)
+        images, masks, factors = self.crops(frame, [anchor], self.search_factor, size)
         return SearchInput(images, masks, anchor, size / factors[0])
+
+    @property
+    def search_factor(self) -> float:
+        """Search crop side / sqrt(target area): the setting's, else the network's."""
+        return self.config.search_factor or self.model.config.search_factor
 
     def search_anchor(self, frame: np.ndarray) -> BoxXYWH:
         """Check the frame; the box the next search crop is centred on.

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from stt_tracker_ros.model.fusion import fold_batchnorm
 from stt_tracker_ros.training.dataset import PairDataset
-from stt_tracker_ros.training.processing import feature_grid, network_image
+from stt_tracker_ros.training.processing import CropSpec, feature_grid, network_image
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,14 @@ _ARRAYS = {   # name: (dtype, shape after the record count, given the layout)
 }
 
 
-def bank_layout(body_name: str, channels: int, template_size: int, search_size: int,
-                stride: int, num_templates: int) -> dict:
-    """What a bank holds per sample; a bank on disk with another layout is refused."""
+def bank_layout(body_name: str, channels: int, stride: int, num_templates: int,
+                template: CropSpec, search: CropSpec) -> dict:
+    """What a bank holds per sample, and how its crops were cut (a bank's samples are only
+    those crops): a bank on disk with another layout is refused."""
     return {'body': body_name, 'channels': channels, 'stride': stride,
-            'template_cells': template_size // stride, 'search_cells': search_size // stride,
-            'num_templates': num_templates}
+            'template_cells': template.size // stride, 'search_cells': search.size // stride,
+            'num_templates': num_templates,
+            'crops': {'template': template._asdict(), 'search': search._asdict()}}
 
 
 def _open_arrays(folder: Path, layout: dict, mode: str, capacity: int = 0

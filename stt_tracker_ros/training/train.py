@@ -59,10 +59,7 @@ def build_dataset(config: TrainConfig, network: ModelConfig, datasets: tuple[Dat
     sources, ratios = load_sources(datasets)
     sampler = FrameSampler(sources, ratios, network.num_templates, config.sampler,
                            config.max_gap, config.min_frames, negative_prob)
-    template = CropSpec(config.template_factor, network.template_size,
-                        config.template_scale_jitter, config.template_center_jitter)
-    search = CropSpec(config.search_factor, network.search_size, config.search_scale_jitter,
-                      config.search_center_jitter)
+    template, search = crop_specs(config, network)
     augmentation = (Augmentation(0.0, 0.0, 0.0) if validation else
                     Augmentation(config.grayscale_prob, config.flip_prob,
                                  config.brightness_jitter))
@@ -71,6 +68,14 @@ def build_dataset(config: TrainConfig, network: ModelConfig, datasets: tuple[Dat
         return PairDataset(sampler, processor, config.seed + 1, length or config.val_samples)
     return PairDataset(sampler, processor, config.seed,
                        length or config.epochs * config.samples_per_epoch)
+
+
+def crop_specs(config: TrainConfig, network: ModelConfig) -> tuple[CropSpec, CropSpec]:
+    """How the run cuts its template and search crops."""
+    return (CropSpec(config.template_factor, network.template_size,
+                     config.template_scale_jitter, config.template_center_jitter),
+            CropSpec(config.search_factor, network.search_size, config.search_scale_jitter,
+                     config.search_center_jitter))
 
 
 def build_datasets(config: TrainConfig, network: ModelConfig, model: Stark
@@ -84,8 +89,8 @@ def build_datasets(config: TrainConfig, network: ModelConfig, model: Stark
                 if has_val else None)
     negatives = config.negative_prob if config.stage == 2 else 0.0
     body = model.backbone[0].body
-    layout = bank_layout(network.backbone, body.out_channels, network.template_size,
-                         network.search_size, network.stride, network.num_templates)
+    layout = bank_layout(network.backbone, body.out_channels, network.stride,
+                         network.num_templates, *crop_specs(config, network))
     banks = []
     for name, datasets, count in (('train', config.datasets, config.bank_samples),
                                   ('val', config.val_datasets, config.val_samples)):

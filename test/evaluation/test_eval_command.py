@@ -42,6 +42,21 @@ def write_plain_sequence(folder, first_box='10,10,20,20') -> None:
     (folder / 'groundtruth.txt').write_text(f'{first_box}\n12,10,20,20\n14,10,20,20\n')
 
 
+def test_only_the_named_sequences_are_evaluated(tmp_path, capsys):
+    for name in ('kept', 'other', 'third'):
+        write_plain_sequence(tmp_path / 'data' / name)
+    out = tmp_path / 'out'
+    assert main(['eval', '--root', str(tmp_path / 'data'), '--sequences', 'third', 'kept',
+                 '--trackers', 'kcf', '--out', str(out)]) == 0
+    summary = json.loads((out / 'summary.json').read_text())
+    assert set(summary['trackers']['kcf']['sequences']) == {'kept', 'third'}
+    capsys.readouterr()
+    assert main(['eval', '--root', str(tmp_path / 'data'), '--sequences', 'kept', 'absent',
+                 '--trackers', 'kcf', '--out', str(out)]) == 2
+    assert re.fullmatch(r'error: .*data holds no sequence called absent\n',
+                        capsys.readouterr().err)
+
+
 @pytest.mark.parametrize('layout, message', [
     ('empty', r'no sequence found in .*empty for --format plain \(expected ROOT/NAME/img/'),
     ('one_sequence', r"no sequence found in .*seq1 for --format plain \(it is one sequence's "

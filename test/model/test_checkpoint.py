@@ -52,6 +52,19 @@ def test_half_safetensors_are_half_the_size_and_load_as_float32(st50, tmp_path):
             assert torch.equal(value, reference)
 
 
+def test_convert_records_the_settings_of_a_model_yaml(st50, tmp_path):
+    plain, converted = tmp_path / 'plain.pth', tmp_path / 'st50.safetensors'
+    torch.save(st50.state_dict(), plain)
+    model_yaml = tmp_path / 'st50_closer.yaml'
+    model_yaml.write_text('name: st50_closer\nsearch_factor: 4.5\n')
+    assert main(['convert', str(plain), str(converted), '--variant', str(model_yaml)]) == 0
+    loaded = load_stark(converted)
+    assert (loaded.config.name, loaded.config.search_factor) == ('st50_closer', 4.5)
+    assert _same_weights(loaded, st50)
+    model_yaml.write_text('hidden_dim: 64\n')   # weights that do not fit it are refused
+    assert main(['convert', str(plain), str(converted), '--variant', str(model_yaml)]) == 2
+
+
 def test_variant_inferred_from_keys(tmp_path):
     s50 = fixture_model('s50', salt=1)
     path = tmp_path / 'STARKS_ep0500.pth.tar'

@@ -137,6 +137,20 @@ def test_search_follows_the_predictions_while_lost_when_asked():
         previous = result.box_xywh
 
 
+@pytest.mark.parametrize('network_factor, setting, width', [
+    (5.0, None, 40.0),   # official networks: the crop is 5x the target, as in STARK
+    (4.5, None, 36.0),   # a network made for another crop gets its own
+    (4.5, 4.0, 32.0),    # the setting overrides the network's
+])
+def test_search_crop_factor_comes_from_the_network_unless_set(network_factor, setting, width):
+    model = ScriptedModel([0.9])
+    model.config = ModelConfig(search_factor=network_factor)
+    tracker = StarkTracker(model, TrackerConfig(search_factor=setting))
+    tracker.initialize(FRAME, BOX)
+    # The network says 1/5 of the crop's side; the crop's side is the factor x the target's.
+    assert tracker.track(FRAME).box_xywh[2] == pytest.approx(width)
+
+
 def test_reset_returns_to_idle():
     tracker = make_tracker([0.9])
     tracker.initialize(FRAME, BOX)

@@ -11,7 +11,7 @@ from stt_tracker_ros.cli import main
 from stt_tracker_ros.model.checkpoint import read_checkpoint
 from stt_tracker_ros.model.efficientnet_lite import EfficientNetLiteBody, imagenet_weights_path
 from stt_tracker_ros.training.feature_bank import BankPairs, bank_layout, build_feature_bank
-from stt_tracker_ros.training.train import build_dataset
+from stt_tracker_ros.training.train import build_dataset, crop_specs
 
 TINY_YAML = Path(__file__).resolve().parents[2] / 'config' / 'train' / 'tiny_cpu.yaml'
 COUNT = 16
@@ -44,8 +44,8 @@ def parts():
     samples = build_dataset(config, network, config.datasets, negative_prob=0.5, length=COUNT)
     torch.manual_seed(0)
     body = EfficientNetLiteBody().eval()
-    layout = bank_layout('efficientnet_lite0', body.out_channels, network.template_size,
-                         network.search_size, network.stride, network.num_templates)
+    layout = bank_layout('efficientnet_lite0', body.out_channels, network.stride,
+                         network.num_templates, *crop_specs(config, network))
     return samples, body, layout
 
 
@@ -95,6 +95,10 @@ def test_another_layout_or_a_larger_count_is_refused(parts, bank):
     samples, body, layout = parts
     with pytest.raises(ValueError, match='another layout'):
         build_feature_bank(bank, samples, body, {**layout, 'channels': 64}, COUNT)
+    crops = layout['crops']
+    other_factor = {**crops, 'search': {**crops['search'], 'factor': 4.5}}
+    with pytest.raises(ValueError, match='another layout'):   # crops cut otherwise
+        build_feature_bank(bank, samples, body, {**layout, 'crops': other_factor}, COUNT)
     with pytest.raises(ValueError, match='room for 16'):
         build_feature_bank(bank, samples, body, layout, COUNT + 1)
     with pytest.raises(ValueError, match='no feature bank of 17'):
