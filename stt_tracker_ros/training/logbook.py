@@ -11,18 +11,27 @@ from pathlib import Path
 from typing import TextIO
 
 CSV_FIELDS = ('epoch', 'step', 'loss', 'loss_giou', 'loss_l1', 'loss_cls', 'iou', 'lr',
-              'val_iou', 'val_accuracy', 'samples_per_s', 'seconds')
+              'val_iou', 'val_accuracy', 'val_auc', 'samples_per_s', 'seconds')
 
 
 class CsvLog:
-    """Appends rows to `<output>/stage<k>/log.csv`; a resumed run continues the same file."""
+    """Appends rows to `<output>/stage<k>/log.csv`; a resumed run continues the same file (whose
+    rows are first rewritten under today's columns if it has others)."""
 
     def __init__(self, path: Path):
         self.path = path
-        if not path.exists() or path.stat().st_size == 0:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, 'w', newline='', encoding='utf-8') as stream:
-                csv.writer(stream).writerow(CSV_FIELDS)
+        rows = []
+        if path.exists() and path.stat().st_size > 0:
+            with open(path, newline='', encoding='utf-8') as stream:
+                reader = csv.DictReader(stream)
+                if tuple(reader.fieldnames or ()) == CSV_FIELDS:
+                    return
+                rows = list(reader)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, 'w', newline='', encoding='utf-8') as stream:
+            writer = csv.DictWriter(stream, CSV_FIELDS, restval='', extrasaction='ignore')
+            writer.writeheader()
+            writer.writerows(rows)
 
     def write(self, row: dict[str, float | int | None]) -> None:
         """Append one row; missing or None values are left empty, floats keep 6 digits."""

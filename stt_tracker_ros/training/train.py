@@ -39,6 +39,7 @@ from stt_tracker_ros.training.sampler import FrameSampler
 from stt_tracker_ros.training.sources import load_sources
 from stt_tracker_ros.training.step import (batch_to_device, compute_loss, forward_batch,
                                            validation_sums)
+from stt_tracker_ros.training.tracking_validation import trackable, tracking_auc
 from stt_tracker_ros.training.train_config import DatasetConfig, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -332,6 +333,12 @@ def _run(config: TrainConfig, context: DistributedContext) -> Path:
             val_set,
             ShardSampler(config.val_samples, context.rank, context.world_size, per_epoch=False),
             drop_last=False)
+    val_videos = []
+    if config.val_tracking:
+        val_videos = trackable([s for source in load_sources(config.val_datasets)[0]
+                                for s in source])
+        if not val_videos:
+            raise ValueError('val_tracking: val_datasets hold no video to track')
     csv_log = CsvLog(trainer.folder / 'log.csv') if context.is_main else None
     if context.is_main:
         log.info('stage %d: %s, epochs %d-%d, %d samples per epoch, %d process(es) on %s',
@@ -347,20 +354,28 @@ def _run(config: TrainConfig, context: DistributedContext) -> Path:
         stopped = steps < len(train_loader)
         train_seconds = time.perf_counter() - started
         trainer.scheduler.step()
-        val_iou = val_accuracy = None
+        val_iou = val_accuracy = val_auc = None
         last = epoch == config.epochs or stopped
         if val_loader is not None and (epoch % config.val_interval == 0 or last):
             val_iou, val_accuracy = trainer.validate(val_loader)
+            if val_videos and context.is_main:
+                val_auc = tracking_auc(trainer.model, val_videos, config.stage == 2)
+                log.info('stage %d, epoch %d: success AUC %.4f tracking %d validation videos',
+                         config.stage, epoch, val_auc, len(val_videos))
         if csv_log is not None:
             csv_log.write({**stats, 'epoch': epoch,
                            'step': (epoch - 1) * len(train_loader) + steps, 'lr': lr,
                            'val_iou': val_iou, 'val_accuracy': val_accuracy,
+                           'val_auc': val_auc,
                            'samples_per_s': steps * config.batch_size * context.world_size
                            / train_seconds, 'seconds': time.perf_counter() - started})
         if epoch % config.checkpoint_interval == 0 or last:
             trainer.save(epoch)
-            metric, best = (('val_iou', val_iou) if config.stage == 1
-                            else ('val_accuracy', val_accuracy))
+            if val_videos:
+                metric, best = 'val_auc', val_auc
+            else:
+                metric, best = (('val_iou', val_iou) if config.stage == 1
+                                else ('val_accuracy', val_accuracy))
             if best is not None and context.is_main and keep_if_best(
                     trainer.folder, trainer.last_checkpoint, epoch, metric, best):
                 log.info('stage %d: epoch %d is the best so far (%s %.4f)', config.stage, epoch,

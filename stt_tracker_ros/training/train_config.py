@@ -96,6 +96,8 @@ class TrainConfig:
     flip_prob: float = 0.5          # for the whole sample and again for each crop
     brightness_jitter: float = 0.2
     val_samples: int = 10000
+    val_tracking: bool = False      # also track val_datasets' videos at each validation, and keep
+    #                                 the checkpoint with the best success AUC there as the best
     val_interval: int = 20          # epochs between validations (the last epoch always validates)
     checkpoint_interval: int = 1    # epochs between checkpoints (the last epoch always saves)
     keep_last: int = 10             # checkpoints kept besides every `keep_every`-th epoch
@@ -121,6 +123,8 @@ class TrainConfig:
         for name in ('negative_prob', 'score_label_iou'):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f'{name} must lie in [0, 1]')
+        if self.val_tracking and not self.val_datasets:
+            raise ValueError('val_tracking tracks the val_datasets\' videos: name some')
         if self.feature_bank and self.train_backbone_norm:
             raise ValueError('feature_bank keeps the body frozen: train_backbone_norm must be '
                              'false')
