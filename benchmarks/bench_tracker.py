@@ -12,7 +12,8 @@ With `--targets N` above 1, N targets spread over the frame run in one batched f
 (MultiTargetTracker) and the time is per frame, for all of them. `--networks` times several
 networks one after the other in the same process: variants by name, `default` (the network of
 the model shipped in the package) and `csrt` (OpenCV CSRT, the CPU baseline; backends do not
-apply to it).
+apply to it). glibc's malloc thresholds are raised first, as `build_tracker` does
+(`--system-malloc` leaves them as they are, to measure what that brings).
 """
 import argparse
 import json
@@ -29,6 +30,7 @@ from stt_tracker_ros.evaluation.opencv_trackers import csrt_tracker
 from stt_tracker_ros.export.onnx_export import export_onnx
 from stt_tracker_ros.model.checkpoint import load_stark
 from stt_tracker_ros.model.stark import build_stark
+from stt_tracker_ros.tracking.allocator import keep_freed_memory
 from stt_tracker_ros.tracking.cuda_graph import GraphedStark
 from stt_tracker_ros.tracking.factory import DEFAULT_CHECKPOINT, prepare_for_inference
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
@@ -187,9 +189,13 @@ def main() -> None:
     parser.add_argument('--networks', nargs='+', choices=(*VARIANTS, 'default', 'csrt'),
                         help='time these networks in turn instead of --variant/--model-config '
                         '(default: the shipped model; csrt: OpenCV CSRT, one target)')
+    parser.add_argument('--system-malloc', action='store_true',
+                        help="leave glibc's malloc thresholds as they are instead of raising "
+                        'them as build_tracker does (tracking/allocator.py)')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    kept = not args.system_malloc and keep_freed_memory()
     network, frame = network_and_frame(args)
     results = {}
     for name in args.networks or [network.name]:
@@ -209,7 +215,8 @@ def main() -> None:
             print(f'speed-up of {label} over {name} eager float32: {eager[0] / median:.2f}x')
         if 'csrt' in results and name != 'csrt':
             print(f'{label}: {results["csrt"][0] / median:.2f}x the frame rate of CSRT')
-    print('setup:', json.dumps(setup_line(args.device, args.frames, args.warmup, args.targets)))
+    setup = setup_line(args.device, args.frames, args.warmup, args.targets)
+    print('setup:', json.dumps({**setup, 'malloc_thresholds_raised': kept}))
 
 
 if __name__ == '__main__':

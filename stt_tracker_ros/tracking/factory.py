@@ -12,6 +12,7 @@ from stt_tracker_ros.model.heads import CornerHead
 from stt_tracker_ros.model.repvgg import fuse_repvgg
 from stt_tracker_ros.model.stark import Stark, build_stark
 from stt_tracker_ros.torch_version import check_torch
+from stt_tracker_ros.tracking.allocator import keep_freed_memory
 from stt_tracker_ros.tracking.multi_target import MultiTargetTracker
 from stt_tracker_ros.tracking.cuda_graph import GraphedStark
 from stt_tracker_ros.tracking.onnx_backend import OnnxStark, execution_providers, is_onnx_export
@@ -65,6 +66,7 @@ def build_tracker(checkpoint: str | None, variant: str | None = None, device: st
         ValueError: unknown variant or unavailable device.
     """
     check_torch()
+    keep_freed_memory()   # the step's large buffers are reused instead of faulted in anew
     torch_device = resolve_device(device)
     if random_weights:
         model = build_stark(network_config(variant or 'st50'))
