@@ -4,14 +4,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
+from fixed_box_model import FixedBoxModel
 
-from stt_tracker_ros.config import ModelConfig
 from stt_tracker_ros.data.sequence import make_sequence
 from stt_tracker_ros.evaluation.metrics import iou_xywh
-from stt_tracker_ros.model.placement import PlacedModule
-from stt_tracker_ros.model.stark import StarkOutput, Tokens
 from stt_tracker_ros.tracking.tracker import StarkTracker
 
 SCRIPT = Path(__file__).resolve().parents[1] / 'benchmarks' / 'box_quality.py'
@@ -24,28 +20,12 @@ def load_script():
     return module
 
 
-class SeesNoMotion(PlacedModule):
-    """A network that finds the target exactly where the crop is centred, at the crop's size."""
-
-    def __init__(self):
-        super().__init__()
-        self.config = ModelConfig(num_templates=2)
-        self.weight = nn.Parameter(torch.ones(1))
-
-    def encode(self, image, mask):
-        return Tokens(image.mean().reshape(1, 1, 1), mask.flatten(1)[:, :1], image[:1, :1, 0, :1])
-
-    def search(self, templates, image, mask):
-        return StarkOutput(torch.tensor([[0.5, 0.5, 0.2, 0.2]]), torch.tensor([3.0]),
-                           torch.zeros(1, 8))
-
-
 def test_each_box_is_scored_against_its_frame_after_a_search_around_the_last_true_box():
     frames = [np.full((120, 160, 3), 90, np.uint8)] * 5
     truth = np.array([[30.0 + 6 * i, 30.0, 30.0, 30.0] for i in range(5)])
     truth[3] = 0   # the target is absent in frame 3: frames 3 and 4 are not scored
     sequence = make_sequence('moving', frames, truth)
-    ious = load_script().one_step_ious(StarkTracker(SeesNoMotion()), sequence)
+    ious = load_script().one_step_ious(StarkTracker(FixedBoxModel()), sequence)
     # The network returns the anchor, last frame's box: the IoU is that of one 6 px step.
     step = iou_xywh(truth[:1], truth[1:2])[0]
     assert ious == pytest.approx([step, step])

@@ -7,34 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
+from fixed_box_model import FixedBoxModel
 
-from stt_tracker_ros.config import ModelConfig
 from stt_tracker_ros.data.sequence import make_sequence
-from stt_tracker_ros.model.placement import PlacedModule
-from stt_tracker_ros.model.stark import StarkOutput, Tokens
 from stt_tracker_ros.training.logbook import CSV_FIELDS, CsvLog
 from stt_tracker_ros.training.tracking_validation import trackable, tracking_auc
 from stt_tracker_ros.training.train import train
 
 FRAMES = [np.full((120, 160, 3), 90, np.uint8)] * 6
-
-
-class StandsStill(PlacedModule):
-    """A network that always finds the target where it was: a centred box of 1/5 of the crop."""
-
-    def __init__(self):
-        super().__init__()
-        self.config = ModelConfig(num_templates=2)
-        self.weight = nn.Parameter(torch.ones(1))
-
-    def encode(self, image, mask):
-        return Tokens(image.mean().reshape(1, 1, 1), mask.flatten(1)[:, :1], image[:1, :1, 0, :1])
-
-    def search(self, templates, image, mask):
-        return StarkOutput(torch.tensor([[0.5, 0.5, 0.2, 0.2]]), torch.tensor([3.0]),
-                           torch.zeros(1, 8))
 
 
 def sequence(name, moving: bool, frames=FRAMES):
@@ -52,7 +32,7 @@ def test_only_videos_whose_first_frame_shows_the_target_are_tracked():
 
 
 def test_the_auc_rewards_a_tracker_that_stays_on_the_target_and_leaves_the_model_as_it_was():
-    model = StandsStill().train()
+    model = FixedBoxModel().train()
     still = tracking_auc(model, [sequence('still', False)])
     gone = tracking_auc(model, [sequence('moving', True)])
     assert still > 0.9 and gone < 0.3
@@ -65,9 +45,7 @@ def test_without_confidence_the_target_is_never_lost():
     # The double now sees the target 15 px right of the last box (it moves 12 px a frame) with
     # confidence 0.05: with the confidence heeded the target is LOST after 3 frames and the
     # search region stays at the first box; ignored (stage 1), the tracker keeps following.
-    model = StandsStill()
-    model.search = lambda *_: StarkOutput(torch.tensor([[0.6, 0.5, 0.2, 0.2]]),
-                                          torch.tensor([-3.0]), torch.zeros(1, 8))
+    model = FixedBoxModel(box=(0.6, 0.5, 0.2, 0.2), logit=-3.0)
     following = sequence('moving', True)
     assert tracking_auc(model, [following], confidence=False) > tracking_auc(
         model, [following], confidence=True)
