@@ -18,7 +18,7 @@ from stt_tracker_ros.cli import evaluation_sequences, tracker_settings
 from stt_tracker_ros.data.sequence import Sequence
 from stt_tracker_ros.evaluation.metrics import iou_xywh
 from stt_tracker_ros.tracking.factory import build_tracker
-from stt_tracker_ros.tracking.tracker import SearchInput, StarkTracker, read_outputs
+from stt_tracker_ros.tracking.tracker import StarkTracker, read_outputs
 
 
 @torch.inference_mode()
@@ -27,15 +27,13 @@ def one_step_ious(tracker: StarkTracker, sequence: Sequence) -> np.ndarray:
     boxes are known)."""
     truth = sequence.boxes
     tracker.initialize(sequence.frames[0], tuple(truth[0]))
-    size = tracker.model.config.search_size
     ious = []
     for index in range(1, len(sequence)):
         if not (sequence.visible[index - 1] and sequence.visible[index]):
             continue
         frame, anchor = sequence.frames[index], tuple(float(v) for v in truth[index - 1])
-        images, masks, factors = tracker.crops(frame, [anchor], tracker.search_factor, size)
-        search = SearchInput(images, masks, anchor, size / factors[0])
-        row = read_outputs(tracker.model.search(tracker.templates, images, masks))[0]
+        search = tracker.search_around(frame, anchor)
+        row = read_outputs(tracker.model.search(tracker.templates, search.image, search.mask))[0]
         box = tracker.finish(frame, search, row).box_xywh
         ious.append(iou_xywh(np.array([box]), truth[index:index + 1])[0])
     return np.array(ious)

@@ -132,7 +132,10 @@ class StarkTracker:
 
     def prepare_search(self, frame: np.ndarray) -> SearchInput:
         """Check the frame and crop the search region (first half of `track`)."""
-        anchor = self.search_anchor(frame)
+        return self.search_around(frame, self.search_anchor(frame))
+
+    def search_around(self, frame: np.ndarray, anchor: BoxXYWH) -> SearchInput:
+        """The search crop centred on `anchor` (the frame unchecked, the state unchanged)."""
         size = self.model.config.search_size
         images, masks, factors = self.crops(frame, [anchor], self.search_factor, size)
         return SearchInput(images, masks, anchor, size / factors[0])
